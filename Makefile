@@ -1,0 +1,37 @@
+# The README's two commands are `make run` and `make test`.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN     := bin/wiretop
+ARGS    ?=
+
+.PHONY: run test build deps vet bench fuzz clean
+
+## run: build and start the TUI on the default-route interface (ARGS="..." adds flags)
+run: deps build
+	./$(BIN) $(ARGS)
+
+## test: the whole suite (root runs the namespace labs too; CI runs this)
+test: deps
+	test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above are not formatted"; exit 1; }
+	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./sampler ./monitor
+	$(GO) test -count=1 -timeout 30m ./...
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+
+deps:
+	@./scripts/deps.sh
+
+## bench: Go benchmarks of the hot paths, and the sampler tick at 10,000 sockets (see docs/bench.md)
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (default 60s)
+FUZZTIME ?= 60s
+fuzz:
+	@for t in $$($(GO) test -list 'Fuzz.*' ./sampler | grep ^Fuzz); do \
+		echo "== $$t"; $(GO) test ./sampler -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is everything the command line selects.
+type Config struct {
+	Command      string // "" (monitor) or "version"
+	Interface    string // -i; default: the interface of the default route
+	BaseFilter   string // -f, kernel BPF
+	PacketFilter string // --packet-filter, user-space BPF
+	WriteFile    string // -w
+	Interval     time.Duration
+	NoCapture    bool
+	ReplayFile   string // -r
+	Speed        string // --speed 1|10|max
+	Headless     bool
+	Count        int // --count: stop after N samples (0: run until interrupted)
+	Top          int // --top: cap processes and talkers per sample (0: all)
+	Metrics      string
+	DB           string
+	ConfigPath   string
+	ProcRoot     string // --proc-root, for tests and containers
+	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
+}
+
+const usageHead = `wiretop: a terminal network monitor (bandwidth, TCP states, processes, packets)
+
+Usage:
+  wiretop [-i IFACE] [-f BPF] [--packet-filter BPF] [-w FILE.pcap] [--interval 1s] [--no-capture]
+          [-r FILE.pcap [--speed 1|10|max]] [--headless [--count N] [--top N]]
+  wiretop version
+
+Flags:
+`
+
+// parseArgs turns the command line into a Config. It returns pflag.ErrHelp after printing
+// the help for -h/--help.
+func parseArgs(args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	if len(args) > 0 && args[0] == "version" {
+		c.Command = "version"
+		return c, nil
+	}
+	fs := pflag.NewFlagSet("wiretop", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageHead)
+		fmt.Fprint(stderr, fs.FlagUsages())
+	}
+	fs.StringVarP(&c.Interface, "interface", "i", "", "interface to watch and capture on (default: the default route's; \"any\" for all)")
+	fs.StringVarP(&c.BaseFilter, "filter", "f", "", "base capture filter, a BPF expression run in the kernel")
+	fs.StringVar(&c.PacketFilter, "packet-filter", "", "packet view filter at start-up, a BPF expression run in user space")
+	fs.StringVarP(&c.WriteFile, "write", "w", "", "write the packets that match the packet filter to this pcap file")
+	fs.DurationVar(&c.Interval, "interval", time.Second, "sampling interval")
+	fs.BoolVar(&c.NoCapture, "no-capture", false, "do not capture packets: kernel counters and tcp_info only (no root needed)")
+	fs.StringVarP(&c.ReplayFile, "read", "r", "", "replay a pcap or pcapng file instead of capturing live")
+	fs.StringVar(&c.Speed, "speed", "1", "replay speed: 1, 10, ... or max")
+	fs.BoolVar(&c.Headless, "headless", false, "no terminal UI: print JSON Lines on stdout")
+	fs.IntVar(&c.Count, "count", 0, "headless: stop after N samples (0: until interrupted)")
+	fs.IntVar(&c.Top, "top", 20, "headless: processes and talkers per sample (0: all)")
+	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9813")
+	fs.StringVar(&c.DB, "db", "", "history database path")
+	fs.StringVar(&c.ConfigPath, "config", "", "config file (default ~/.config/wiretop/config.toml)")
+	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
+	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
+	_ = fs.MarkHidden("proc-root")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see wiretop --help)", fs.Arg(0))
+	}
+	if c.Interval < 10*time.Millisecond {
+		return c, fmt.Errorf("--interval %v: must be at least 10ms", c.Interval)
+	}
+	if c.Count < 0 || c.Top < 0 {
+		return c, errors.New("--count and --top take a number >= 0")
+	}
+	return c, nil
+}
+
+// errNotYet reports a flag whose feature this build does not have yet, instead of ignoring it.
+func errNotYet(flag string) error {
+	return fmt.Errorf("%s: packet capture is not part of this build yet; use --no-capture", flag)
+}
+
+// resolve fills defaults that need the system (the default-route interface) and checks
+// what the flags name exists.
+func (c *Config) resolve() error {
+	for flag, v := range map[string]string{"-f": c.BaseFilter, "--packet-filter": c.PacketFilter, "-w": c.WriteFile, "-r": c.ReplayFile} {
+		if v != "" {
+			return errNotYet(flag)
+		}
+	}
+	if c.Interface == "" {
+		c.Interface = defaultRouteInterface(filepath.Join(c.ProcRoot, "net", "route"))
+	}
+	if c.Interface != "" && c.Interface != "any" && c.ProcRoot == "/proc" {
+		if _, err := net.InterfaceByName(c.Interface); err != nil {
+			return fmt.Errorf("interface %q: no such interface", c.Interface)
+		}
+	}
+	return nil
+}
+
+// defaultRouteInterface returns the interface of the IPv4 default route with the lowest
+// metric from a /proc/net/route file, or "" when there is none.
+func defaultRouteInterface(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	best, bestMetric := "", -1
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 8 || fields[1] != "00000000" || fields[7] != "00000000" {
+			continue
+		}
+		var metric int
+		if _, err := fmt.Sscan(fields[6], &metric); err != nil {
+			continue
+		}
+		if bestMetric < 0 || metric < bestMetric {
+			best, bestMetric = fields[0], metric
+		}
+	}
+	return best
+}

@@ -1,0 +1,249 @@
+package monitor
+
+import (
+	"sort"
+	"time"
+
+	"github.com/wiretop/wiretop/sampler"
+)
+
+// TimeFormat is RFC 3339 with fixed microsecond fractional seconds, as every JSON time is written.
+const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+// SampleRecord is one "sample" line of the headless JSON Lines output (DESIGN.md).
+type SampleRecord struct {
+	Type         string          `json:"type"` // "sample"
+	Time         string          `json:"time"`
+	IntervalS    float64         `json:"interval_s"`
+	Interfaces   []IfaceRecord   `json:"interfaces"`
+	TCPStates    map[string]int  `json:"tcp_states"`
+	Processes    []ProcessRecord `json:"processes"`
+	Talkers      []TalkerRecord  `json:"talkers"`
+	Capture      *CaptureRecord  `json:"capture,omitempty"`
+	Unattributed CountsRecord    `json:"unattributed"`
+	KernelTCP    KernelTCPRecord `json:"kernel_tcp"`
+	Status       StatusRecord    `json:"status"`
+}
+
+// SummaryRecord is the "summary" line written once, last, when a run ends.
+type SummaryRecord struct {
+	Type         string          `json:"type"` // "summary"
+	Time         string          `json:"time"`
+	DurationS    float64         `json:"duration_s"`
+	Samples      int             `json:"samples"`
+	Interfaces   []IfaceRecord   `json:"interfaces"`
+	Processes    []ProcessRecord `json:"processes"`
+	Talkers      []TalkerRecord  `json:"talkers"`
+	Capture      *CaptureRecord  `json:"capture,omitempty"`
+	Unattributed CountsRecord    `json:"unattributed"`
+	KernelTCP    KernelTCPRecord `json:"kernel_tcp"`
+	Status       StatusRecord    `json:"status"`
+}
+
+// IfaceRecord is an interface's counts (for the interval, or the run in a summary) and rates.
+type IfaceRecord struct {
+	Name          string  `json:"name"`
+	RxBytes       uint64  `json:"rx_bytes"`
+	TxBytes       uint64  `json:"tx_bytes"`
+	RxPackets     uint64  `json:"rx_packets"`
+	TxPackets     uint64  `json:"tx_packets"`
+	RxErrors      uint64  `json:"rx_errors"`
+	TxErrors      uint64  `json:"tx_errors"`
+	RxDropped     uint64  `json:"rx_dropped"`
+	TxDropped     uint64  `json:"tx_dropped"`
+	RxBytesPerSec float64 `json:"rx_bytes_per_sec"`
+	TxBytesPerSec float64 `json:"tx_bytes_per_sec"`
+}
+
+// ProcessRecord is a process's traffic.
+type ProcessRecord struct {
+	PID           int     `json:"pid"`
+	Comm          string  `json:"comm"`
+	User          string  `json:"user"`
+	RxBytes       uint64  `json:"rx_bytes"`
+	TxBytes       uint64  `json:"tx_bytes"`
+	RxBytesPerSec float64 `json:"rx_bytes_per_sec"`
+	TxBytesPerSec float64 `json:"tx_bytes_per_sec"`
+	Source        string  `json:"source"` // "pcap" or "tcp_info"
+}
+
+// RateRecord is a pair of rates in bytes per second.
+type RateRecord struct {
+	Rx float64 `json:"rx"`
+	Tx float64 `json:"tx"`
+}
+
+// TalkerRecord is one flow, oriented local/remote.
+type TalkerRecord struct {
+	Proto      string                `json:"proto"`
+	LocalAddr  string                `json:"local_addr"`
+	LocalPort  uint16                `json:"local_port"`
+	RemoteAddr string                `json:"remote_addr"`
+	RemotePort uint16                `json:"remote_port"`
+	RxBytes    uint64                `json:"rx_bytes"`
+	TxBytes    uint64                `json:"tx_bytes"`
+	RxPackets  uint64                `json:"rx_packets"`
+	TxPackets  uint64                `json:"tx_packets"`
+	Rates      map[string]RateRecord `json:"rates,omitempty"`
+	PID        int                   `json:"pid,omitempty"`
+	Comm       string                `json:"comm,omitempty"`
+}
+
+// CaptureRecord is the packet capture's state and counters.
+type CaptureRecord struct {
+	Received     uint64 `json:"received"`
+	Dropped      uint64 `json:"dropped"`
+	IfDropped    uint64 `json:"if_dropped"`
+	Filter       string `json:"filter"`
+	PacketFilter string `json:"packet_filter"`
+}
+
+// CountsRecord is bytes each way.
+type CountsRecord struct {
+	RxBytes uint64 `json:"rx_bytes"`
+	TxBytes uint64 `json:"tx_bytes"`
+}
+
+// KernelTCPRecord holds the kernel TCP counters (deltas of the interval, or of the run in a summary).
+type KernelTCPRecord struct {
+	ActiveOpens      uint64 `json:"active_opens"`
+	PassiveOpens     uint64 `json:"passive_opens"`
+	AttemptFails     uint64 `json:"attempt_fails"`
+	EstabResets      uint64 `json:"estab_resets"`
+	RetransSegs      uint64 `json:"retrans_segs"`
+	InErrs           uint64 `json:"in_errs"`
+	OutRsts          uint64 `json:"out_rsts"`
+	ListenOverflows  uint64 `json:"listen_overflows"`
+	ListenDrops      uint64 `json:"listen_drops"`
+	SyncookiesSent   uint64 `json:"syncookies_sent"`
+	SyncookiesRecv   uint64 `json:"syncookies_recv"`
+	SyncookiesFailed uint64 `json:"syncookies_failed"`
+	TCPReqQFullDrop  uint64 `json:"tcp_req_q_full_drop"`
+}
+
+// StatusRecord says what wiretop could see, so a reader of the JSON knows what a zero means.
+type StatusRecord struct {
+	Capture       bool     `json:"capture"`        // packets are captured
+	SocketSource  string   `json:"socket_source"`  // "sock_diag" or "proc"
+	ProcessSource string   `json:"process_source"` // "tcp_info", "pcap" or "none"
+	ProcessScope  string   `json:"process_scope"`  // "all" or "own-uid"
+	DestroyEvents bool     `json:"destroy_events"` // socket-destroy events complete closed sockets' counts
+	Notes         []string `json:"notes,omitempty"`
+	Errors        []string `json:"errors,omitempty"`
+}
+
+func kernelRecord(k sampler.KernelTCP) KernelTCPRecord {
+	return KernelTCPRecord(k)
+}
+
+func ifaceRecord(name string, rx, tx uint64, p *sampler.IfaceDelta, secs float64) IfaceRecord {
+	r := IfaceRecord{Name: name, RxBytes: rx, TxBytes: tx}
+	if p != nil {
+		r.RxPackets, r.TxPackets = p.RxPackets, p.TxPackets
+		r.RxErrors, r.TxErrors = p.RxErrors, p.TxErrors
+		r.RxDropped, r.TxDropped = p.RxDropped, p.TxDropped
+	}
+	if secs > 0 {
+		r.RxBytesPerSec = float64(rx) / secs
+		r.TxBytesPerSec = float64(tx) / secs
+	}
+	return r
+}
+
+// StatusRecord returns the status of the latest sample in its JSON form. Extra notes (such
+// as why capture is off) are appended.
+func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
+	s := st.status
+	r := StatusRecord{
+		Capture:       capture,
+		SocketSource:  s.SocketSource,
+		ProcessSource: "tcp_info",
+		ProcessScope:  "all",
+		DestroyEvents: s.DestroyEvents,
+		Notes:         append(append([]string(nil), s.Notes...), extra...),
+	}
+	if capture {
+		r.ProcessSource = "pcap"
+	} else if s.SocketSource != "sock_diag" {
+		r.ProcessSource = "none"
+	}
+	if !s.AllProcesses {
+		r.ProcessScope = "own-uid"
+	}
+	for _, e := range st.errors {
+		r.Errors = append(r.Errors, e.Error())
+	}
+	return r
+}
+
+// SampleRecord returns the latest interval as a "sample" line; top caps processes and
+// talkers (0 means all).
+func (st *State) SampleRecord(top int, status StatusRecord) SampleRecord {
+	r := SampleRecord{Type: "sample", Time: st.last.Format(TimeFormat), TCPStates: map[string]int{},
+		Processes: []ProcessRecord{}, Talkers: []TalkerRecord{}, Status: status,
+		KernelTCP: kernelRecord(st.kernel)}
+	names := st.InterfaceNames()
+	for _, n := range names[:len(names)-1] {
+		f := st.ifaces[n]
+		if !f.Present {
+			continue
+		}
+		d := f.Last
+		r.Interfaces = append(r.Interfaces, ifaceRecord(n, d.RxBytes, d.TxBytes, &d, 0))
+	}
+	r.IntervalS = st.lastElapsed().Seconds()
+	for i := range r.Interfaces {
+		if r.IntervalS > 0 {
+			r.Interfaces[i].RxBytesPerSec = float64(r.Interfaces[i].RxBytes) / r.IntervalS
+			r.Interfaces[i].TxBytesPerSec = float64(r.Interfaces[i].TxBytes) / r.IntervalS
+		}
+	}
+	if r.Interfaces == nil {
+		r.Interfaces = []IfaceRecord{}
+	}
+	for _, sc := range st.TCPStates() {
+		r.TCPStates[sc.Name] = sc.Count
+	}
+	for _, p := range st.Processes(ProcessQuery{ActiveOnly: true, Limit: top}) {
+		r.Processes = append(r.Processes, ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User,
+			RxBytes: p.RxBytes, TxBytes: p.TxBytes, RxBytesPerSec: p.RxRate, TxBytesPerSec: p.TxRate, Source: p.Source})
+	}
+	r.Unattributed = CountsRecord(st.unattrib)
+	return r
+}
+
+// SummaryRecord totals the whole run: every interface, every process that moved bytes.
+func (st *State) SummaryRecord(status StatusRecord) SummaryRecord {
+	secs := st.elapsed.Seconds()
+	r := SummaryRecord{Type: "summary", Time: st.last.Format(TimeFormat), DurationS: secs, Samples: st.tick - 1,
+		Interfaces: []IfaceRecord{}, Processes: []ProcessRecord{}, Talkers: []TalkerRecord{}, Status: status,
+		Unattributed: CountsRecord(st.unattribTot), KernelTCP: kernelRecord(st.kernelTot)}
+	if st.tick == 0 {
+		r.Samples = 0
+	}
+	names := make([]string, 0, len(st.ifaces))
+	for n := range st.ifaces {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f := st.ifaces[n]
+		d := sampler.IfaceDelta{RxPackets: f.RxPackets, TxPackets: f.TxPackets, RxErrors: f.RxErrors,
+			TxErrors: f.TxErrors, RxDropped: f.RxDropped, TxDropped: f.TxDropped}
+		r.Interfaces = append(r.Interfaces, ifaceRecord(n, f.Rx.Total, f.Tx.Total, &d, secs))
+	}
+	for _, p := range st.Processes(ProcessQuery{Cumulative: true}) {
+		if p.RxTotal+p.TxTotal == 0 {
+			continue
+		}
+		rec := ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User, RxBytes: p.RxTotal, TxBytes: p.TxTotal, Source: p.Source}
+		if secs > 0 {
+			rec.RxBytesPerSec = float64(p.RxTotal) / secs
+			rec.TxBytesPerSec = float64(p.TxTotal) / secs
+		}
+		r.Processes = append(r.Processes, rec)
+	}
+	return r
+}
+
+func (st *State) lastElapsed() time.Duration { return st.lastEl }

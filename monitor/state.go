@@ -1,0 +1,464 @@
+package monitor
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wiretop/wiretop/sampler"
+)
+
+// Options configure a State.
+type Options struct {
+	HistoryLen int // interval rates kept per interface for charts (default 300)
+	// GoneTicks is how many samples a vanished socket is remembered so that a late
+	// socket-destroy event still completes its count (default 3).
+	GoneTicks int
+}
+
+// AllInterfaces is the name of the aggregate of every interface except loopback.
+const AllInterfaces = "all"
+
+// Iface is what the State knows of one interface.
+type Iface struct {
+	Name                 string
+	Rx, Tx               *Series // bytes
+	RxPackets, TxPackets uint64  // packets over the session
+	RxErrors, TxErrors   uint64  // errors over the session
+	RxDropped, TxDropped uint64  // drops over the session
+	Last                 sampler.IfaceDelta
+	Present              bool // seen in the latest sample
+}
+
+// Process is the traffic of one process.
+type Process struct {
+	PID     int
+	Comm    string
+	Cmdline string
+	User    string
+	UID     uint32
+	Source  string // "tcp_info" or "pcap"
+
+	RxBytes, TxBytes uint64  // bytes in the last interval
+	RxRate, TxRate   float64 // bytes per second over the last interval
+	RxTotal, TxTotal uint64  // bytes over the session
+	Alive            bool    // the process held sockets in the latest sample
+	lastActive       int
+}
+
+// StateCount is one bar of the TCP state histogram.
+type StateCount struct {
+	Name  string // as ss prints it
+	Count int
+	Delta int // change since the previous sample
+}
+
+// Counts are bytes each way.
+type Counts struct {
+	RxBytes, TxBytes uint64
+}
+
+type sockKey struct {
+	cookie        uint64
+	proto         sampler.Proto
+	local, remote netip.AddrPort
+	inode         uint64
+}
+
+func keyOf(s *sampler.Socket) sockKey {
+	if s.Cookie != 0 {
+		return sockKey{cookie: s.Cookie}
+	}
+	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
+}
+
+type sockAcct struct {
+	acked, received uint64
+	pid             int
+	seen            int // tick last seen in a dump
+}
+
+// State is the shared domain state. Create it with New.
+type State struct {
+	opts    Options
+	tick    int
+	start   time.Time
+	last    time.Time
+	elapsed time.Duration
+	lastEl  time.Duration // elapsed of the latest sample
+
+	ifaces     map[string]*Iface
+	all        *Iface
+	states     [numStates]int
+	prevStates [numStates]int
+	kernel     sampler.KernelTCP // last interval
+	kernelTot  sampler.KernelTCP // session
+
+	socks map[sockKey]*sockAcct
+	gone  map[sockKey]*sockAcct
+	procs map[int]*Process
+
+	unattrib, unattribTot Counts
+	status                sampler.Status
+	errors                []error
+	sockets               int
+}
+
+const numStates = 11 // len(sampler.StateNames)
+
+var stateIndex = func() map[string]int {
+	m := make(map[string]int, len(sampler.StateNames))
+	for i, n := range sampler.StateNames {
+		m[n] = i
+	}
+	return m
+}()
+
+// New returns an empty State.
+func New(opts Options) *State {
+	if opts.HistoryLen <= 0 {
+		opts.HistoryLen = 300
+	}
+	if opts.GoneTicks <= 0 {
+		opts.GoneTicks = 3
+	}
+	return &State{
+		opts:   opts,
+		ifaces: make(map[string]*Iface),
+		all:    &Iface{Name: AllInterfaces, Rx: newSeries(opts.HistoryLen), Tx: newSeries(opts.HistoryLen)},
+		socks:  make(map[sockKey]*sockAcct),
+		gone:   make(map[sockKey]*sockAcct),
+		procs:  make(map[int]*Process),
+	}
+}
+
+// Apply folds one sample into the state.
+func (st *State) Apply(s *sampler.Sample) {
+	st.tick++
+	st.status = s.Status
+	st.errors = s.Errors
+	if st.start.IsZero() {
+		st.start = s.Time.Add(-s.Elapsed)
+	}
+	st.last = s.Time
+	st.elapsed += s.Elapsed
+	st.lastEl = s.Elapsed
+	st.applyStates(s.Sockets)
+	if s.Baseline {
+		for i := range s.Sockets {
+			sk := &s.Sockets[i]
+			if !sk.HasInfo {
+				continue
+			}
+			st.socks[keyOf(sk)] = &sockAcct{acked: sk.BytesAcked, received: sk.BytesReceived, pid: sk.PID, seen: st.tick}
+		}
+		st.touchProcs(s)
+		return
+	}
+	st.applyInterfaces(s)
+	st.kernel = s.Kernel
+	addKernel(&st.kernelTot, &s.Kernel)
+	st.applySockets(s)
+}
+
+func (st *State) applyStates(socks []sampler.Socket) {
+	st.prevStates = st.states
+	st.states = [numStates]int{}
+	n := 0
+	for i := range socks {
+		if socks[i].Proto != sampler.ProtoTCP {
+			continue
+		}
+		n++
+		if j, ok := stateIndex[socks[i].State.String()]; ok {
+			st.states[j]++
+		}
+	}
+	st.sockets = n
+}
+
+func (st *State) applyInterfaces(s *sampler.Sample) {
+	for _, f := range st.ifaces {
+		f.Present = false
+	}
+	var rx, tx uint64
+	for _, d := range s.Interfaces {
+		f := st.ifaces[d.Name]
+		if f == nil {
+			f = &Iface{Name: d.Name, Rx: newSeries(st.opts.HistoryLen), Tx: newSeries(st.opts.HistoryLen)}
+			st.ifaces[d.Name] = f
+		}
+		f.Present = true
+		f.Last = d
+		f.Rx.add(d.RxBytes, s.Elapsed)
+		f.Tx.add(d.TxBytes, s.Elapsed)
+		f.RxPackets += d.RxPackets
+		f.TxPackets += d.TxPackets
+		f.RxErrors += d.RxErrors
+		f.TxErrors += d.TxErrors
+		f.RxDropped += d.RxDropped
+		f.TxDropped += d.TxDropped
+		if d.Name != "lo" {
+			rx += d.RxBytes
+			tx += d.TxBytes
+			st.all.RxPackets += d.RxPackets
+			st.all.TxPackets += d.TxPackets
+		}
+	}
+	st.all.Present = true
+	st.all.Rx.add(rx, s.Elapsed)
+	st.all.Tx.add(tx, s.Elapsed)
+}
+
+func (st *State) applySockets(s *sampler.Sample) {
+	st.unattrib = Counts{}
+	for _, p := range st.procs {
+		p.RxBytes, p.TxBytes, p.RxRate, p.TxRate = 0, 0, 0, 0
+		p.Alive = false
+	}
+	st.touchProcs(s)
+	for i := range s.Sockets {
+		sk := &s.Sockets[i]
+		if !sk.HasInfo {
+			continue
+		}
+		k := keyOf(sk)
+		a := st.socks[k]
+		if a == nil {
+			if a = st.gone[k]; a != nil {
+				delete(st.gone, k)
+			} else {
+				a = &sockAcct{} // opened since the last dump: all its bytes count
+			}
+			st.socks[k] = a
+		}
+		if sk.PID != 0 {
+			a.pid = sk.PID
+		}
+		a.seen = st.tick
+		st.account(a, sk)
+	}
+	for k, a := range st.socks {
+		if a.seen != st.tick {
+			delete(st.socks, k)
+			st.gone[k] = a
+		}
+	}
+	for i := range s.Destroyed {
+		sk := &s.Destroyed[i]
+		if !sk.HasInfo {
+			continue
+		}
+		k := keyOf(sk)
+		a := st.socks[k]
+		if a != nil {
+			delete(st.socks, k)
+		} else if a = st.gone[k]; a != nil {
+			delete(st.gone, k)
+		} else {
+			a = &sockAcct{} // opened and closed between two dumps
+		}
+		st.account(a, sk)
+	}
+	for k, a := range st.gone {
+		if st.tick-a.seen > st.opts.GoneTicks {
+			delete(st.gone, k)
+		}
+	}
+	secs := s.Elapsed.Seconds()
+	for _, p := range st.procs {
+		if secs > 0 {
+			p.RxRate = float64(p.RxBytes) / secs
+			p.TxRate = float64(p.TxBytes) / secs
+		}
+	}
+	st.unattribTot.RxBytes += st.unattrib.RxBytes
+	st.unattribTot.TxBytes += st.unattrib.TxBytes
+}
+
+// account adds what the socket's counters grew by since a was last updated.
+func (st *State) account(a *sockAcct, sk *sampler.Socket) {
+	var tx, rx uint64
+	if sk.BytesAcked >= a.acked {
+		tx = sk.BytesAcked - a.acked
+	}
+	if sk.BytesReceived >= a.received {
+		rx = sk.BytesReceived - a.received
+	}
+	a.acked, a.received = sk.BytesAcked, sk.BytesReceived
+	if tx == 0 && rx == 0 {
+		return
+	}
+	p := st.procs[a.pid]
+	if a.pid == 0 || p == nil {
+		st.unattrib.RxBytes += rx
+		st.unattrib.TxBytes += tx
+		return
+	}
+	p.TxBytes += tx
+	p.RxBytes += rx
+	p.TxTotal += tx
+	p.RxTotal += rx
+	p.lastActive = st.tick
+}
+
+func (st *State) touchProcs(s *sampler.Sample) {
+	for pid, sp := range s.Procs {
+		p := st.procs[pid]
+		if p == nil {
+			p = &Process{PID: pid, Source: "tcp_info"}
+			st.procs[pid] = p
+		}
+		p.Comm, p.Cmdline, p.User, p.UID = sp.Comm, sp.Cmdline, sp.User, sp.UID
+		p.Alive = true
+	}
+	// forget processes that are gone and moved nothing for a long time, so the map stays bounded
+	for pid, p := range st.procs {
+		if !p.Alive && st.tick-p.lastActive > 600 && p.RxTotal+p.TxTotal == 0 {
+			delete(st.procs, pid)
+		}
+	}
+}
+
+func addKernel(dst, d *sampler.KernelTCP) {
+	dst.ActiveOpens += d.ActiveOpens
+	dst.PassiveOpens += d.PassiveOpens
+	dst.AttemptFails += d.AttemptFails
+	dst.EstabResets += d.EstabResets
+	dst.RetransSegs += d.RetransSegs
+	dst.InErrs += d.InErrs
+	dst.OutRsts += d.OutRsts
+	dst.ListenOverflows += d.ListenOverflows
+	dst.ListenDrops += d.ListenDrops
+	dst.SyncookiesSent += d.SyncookiesSent
+	dst.SyncookiesRecv += d.SyncookiesRecv
+	dst.SyncookiesFailed += d.SyncookiesFailed
+	dst.TCPReqQFullDrop += d.TCPReqQFullDrop
+}
+
+// Time returns the time of the latest sample.
+func (st *State) Time() time.Time { return st.last }
+
+// Elapsed returns the time covered by the samples applied so far (the baseline excluded).
+func (st *State) Elapsed() time.Duration { return st.elapsed }
+
+// Status returns what the sampler could see in the latest sample.
+func (st *State) Status() sampler.Status { return st.status }
+
+// Errors returns the errors of the latest sample's sources.
+func (st *State) Errors() []error { return st.errors }
+
+// InterfaceNames returns the interfaces seen so far, sorted, followed by AllInterfaces.
+func (st *State) InterfaceNames() []string {
+	names := make([]string, 0, len(st.ifaces)+1)
+	for n := range st.ifaces {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return append(names, AllInterfaces)
+}
+
+// Interface returns the named interface (or the aggregate for AllInterfaces), nil if unknown.
+func (st *State) Interface(name string) *Iface {
+	if name == AllInterfaces {
+		return st.all
+	}
+	return st.ifaces[name]
+}
+
+// TCPStates returns the TCP state histogram of the latest sample in display order.
+func (st *State) TCPStates() []StateCount {
+	out := make([]StateCount, len(sampler.StateNames))
+	for i, n := range sampler.StateNames {
+		out[i] = StateCount{Name: n, Count: st.states[i], Delta: st.states[i] - st.prevStates[i]}
+	}
+	return out
+}
+
+// TCPSockets returns the number of TCP sockets in the latest sample.
+func (st *State) TCPSockets() int { return st.sockets }
+
+// Kernel returns the kernel TCP counters of the last interval and of the session.
+func (st *State) Kernel() (interval, total sampler.KernelTCP) { return st.kernel, st.kernelTot }
+
+// Unattributed returns the bytes of the last interval and of the session that no process was
+// found for.
+func (st *State) Unattributed() (interval, total Counts) { return st.unattrib, st.unattribTot }
+
+// ProcessSort selects the order of Processes.
+type ProcessSort int
+
+// Orders for Processes: by the rate (or, with cumulative, the total) sent, received, or both.
+const (
+	SortTotal ProcessSort = iota
+	SortSent
+	SortReceived
+)
+
+// ProcessQuery selects and orders processes.
+type ProcessQuery struct {
+	Sort       ProcessSort
+	Cumulative bool   // order by session totals instead of the last interval
+	Filter     string // keep processes whose comm, cmdline, user or pid contain this text
+	ActiveOnly bool   // only processes that moved bytes in the last interval
+	Limit      int    // 0 means all
+}
+
+// Processes returns copies of the processes that match q, ordered as it asks.
+func (st *State) Processes(q ProcessQuery) []Process {
+	out := make([]Process, 0, len(st.procs))
+	for _, p := range st.procs {
+		if q.ActiveOnly && p.RxBytes+p.TxBytes == 0 {
+			continue
+		}
+		if !q.ActiveOnly && !p.Alive && p.RxTotal+p.TxTotal == 0 {
+			continue
+		}
+		if q.Filter != "" && !p.matches(q.Filter) {
+			continue
+		}
+		out = append(out, *p)
+	}
+	key := func(p *Process) (float64, float64) {
+		var rx, tx float64
+		if q.Cumulative {
+			rx, tx = float64(p.RxTotal), float64(p.TxTotal)
+		} else {
+			rx, tx = p.RxRate, p.TxRate
+		}
+		switch q.Sort {
+		case SortSent:
+			return tx, float64(p.TxTotal)
+		case SortReceived:
+			return rx, float64(p.RxTotal)
+		}
+		return rx + tx, float64(p.RxTotal + p.TxTotal)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a1, a2 := key(&out[i])
+		b1, b2 := key(&out[j])
+		if a1 != b1 {
+			return a1 > b1
+		}
+		if a2 != b2 {
+			return a2 > b2
+		}
+		return out[i].PID < out[j].PID
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out
+}
+
+func (p *Process) matches(text string) bool {
+	text = strings.ToLower(text)
+	for _, f := range []string{p.Comm, p.Cmdline, p.User} {
+		if strings.Contains(strings.ToLower(f), text) {
+			return true
+		}
+	}
+	return strings.Contains(strconv.Itoa(p.PID), text)
+}
