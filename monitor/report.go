@@ -126,7 +126,7 @@ type StatusRecord struct {
 	Capture       bool     `json:"capture"`        // packets are captured
 	SocketSource  string   `json:"socket_source"`  // "sock_diag" or "proc"
 	ProcessSource string   `json:"process_source"` // "tcp_info", "pcap" or "none"
-	ProcessScope  string   `json:"process_scope"`  // "all" or "own-uid"
+	ProcessScope  string   `json:"process_scope"`  // "all", "partial" (root, some processes unreadable) or "own-uid"
 	DestroyEvents bool     `json:"destroy_events"` // socket-destroy events complete closed sockets' counts
 	Notes         []string `json:"notes,omitempty"`
 	Errors        []string `json:"errors,omitempty"`
@@ -158,7 +158,7 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 		Capture:       capture,
 		SocketSource:  s.SocketSource,
 		ProcessSource: "tcp_info",
-		ProcessScope:  "all",
+		ProcessScope:  s.ProcessScope,
 		DestroyEvents: s.DestroyEvents,
 		Notes:         append(append([]string(nil), s.Notes...), extra...),
 	}
@@ -167,8 +167,8 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 	} else if s.SocketSource != "sock_diag" {
 		r.ProcessSource = "none"
 	}
-	if !s.AllProcesses {
-		r.ProcessScope = "own-uid"
+	if r.ProcessScope == "" {
+		r.ProcessScope = "all"
 	}
 	for _, e := range st.errors {
 		r.Errors = append(r.Errors, e.Error())

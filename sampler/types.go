@@ -151,8 +151,12 @@ type KernelTCP struct {
 type Status struct {
 	SocketSource  string // "sock_diag" or "proc" (no byte counters)
 	DestroyEvents bool   // sock_diag socket-destroy events are received
-	AllProcesses  bool   // every process's /proc/PID/fd is readable; false: own uid only
-	Notes         []string
+	AllProcesses  bool   // every process's /proc/PID/fd was readable in the last walk
+	// ProcessScope is whose processes sockets can be attributed to: "all"; "partial" (running
+	// as root, but some processes hide their fds, e.g. ones holding capabilities this one
+	// lacks); or "own-uid" (unprivileged: only processes of the same user).
+	ProcessScope string
+	Notes        []string
 }
 
 // Sample is what the sampler sends once per interval.

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// sampleFields are the fields DESIGN.md fixes for a "sample" line.
+var sampleFields = []string{"type", "time", "interval_s", "interfaces", "tcp_states", "processes", "talkers", "unattributed"}
+
+var ifaceFields = []string{"name", "rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors",
+	"rx_dropped", "tx_dropped", "rx_bytes_per_sec", "tx_bytes_per_sec"}
+
+var processFields = []string{"pid", "comm", "user", "rx_bytes", "tx_bytes", "rx_bytes_per_sec", "tx_bytes_per_sec", "source"}
+
+func hasFields(t *testing.T, what string, m map[string]any, fields []string) {
+	t.Helper()
+	for _, f := range fields {
+		if _, ok := m[f]; !ok {
+			t.Errorf("%s: field %q missing in %v", what, f, m)
+		}
+	}
+}
+
+func procNetDevNames(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range strings.Split(string(data), "\n")[2:] {
+		if n, _, ok := strings.Cut(l, ":"); ok {
+			names = append(names, strings.TrimSpace(n))
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestHeadlessContract(t *testing.T) {
+	r := startWiretop(t, nil, "--headless", "--no-capture", "--interval", "300ms", "--count", "5")
+	recs := r.wait(t, 30*time.Second)
+	var types []string
+	for _, rec := range recs {
+		types = append(types, rec["type"].(string))
+	}
+	if d := cmp.Diff([]string{"sample", "sample", "sample", "sample", "sample", "summary"}, types); d != "" {
+		t.Fatalf("line types (-want +got):\n%s", d)
+	}
+	for i, s := range byType(recs, "sample") {
+		hasFields(t, "sample", s, sampleFields)
+		if _, err := time.Parse(time.RFC3339Nano, s["time"].(string)); err != nil || !strings.Contains(s["time"].(string), ".") {
+			t.Errorf("sample %d: time %q is not RFC 3339 with fractional seconds", i, s["time"])
+		}
+		if iv := s["interval_s"].(float64); iv < 0.2 || iv > 1.5 {
+			t.Errorf("sample %d: interval_s = %v, want about 0.3", i, iv)
+		}
+		var names []string
+		for _, f := range list(t, s, "interfaces") {
+			hasFields(t, "interface", f, ifaceFields)
+			names = append(names, f["name"].(string))
+		}
+		if d := cmp.Diff(procNetDevNames(t), names); d != "" {
+			t.Errorf("sample %d: interfaces are not those of /proc/net/dev (-want +got):\n%s", i, d)
+		}
+		states := s["tcp_states"].(map[string]any)
+		for _, n := range []string{"ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
+			"CLOSE", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING"} {
+			if _, ok := states[n]; !ok {
+				t.Errorf("sample %d: tcp_states lacks %s", i, n)
+			}
+		}
+		for _, p := range list(t, s, "processes") {
+			hasFields(t, "process", p, processFields)
+		}
+		hasFields(t, "unattributed", s["unattributed"].(map[string]any), []string{"rx_bytes", "tx_bytes"})
+		if _, ok := s["capture"]; ok {
+			t.Errorf("sample %d: capture must be absent with --no-capture", i)
+		}
+	}
+	sum := byType(recs, "summary")[0]
+	hasFields(t, "summary", sum, []string{"interfaces", "processes", "talkers"})
+	for _, f := range list(t, sum, "interfaces") {
+		hasFields(t, "summary interface", f, ifaceFields)
+	}
+
+	// jq, a reader nobody here wrote, reads every line
+	requireTool(t, "jq")
+	r.mu.Lock()
+	input := strings.Join(r.lines, "\n") + "\n"
+	r.mu.Unlock()
+	jq := exec.Command("jq", "-r", ".type")
+	jq.Stdin = strings.NewReader(input)
+	out, err := jq.Output()
+	if err != nil {
+		t.Fatalf("jq: %v", err)
+	}
+	if got := strings.Fields(string(out)); len(got) != 6 || got[5] != "summary" {
+		t.Errorf("jq read types %v", got)
+	}
+}
+
+func TestHeadlessSIGINTPrintsSummary(t *testing.T) {
+	r := startWiretop(t, nil, "--headless", "--no-capture", "--interval", "200ms")
+	r.waitFirst(t, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	recs := r.wait(t, 10*time.Second)
+	if len(recs) < 3 || recs[len(recs)-1]["type"] != "summary" {
+		t.Fatalf("want samples then a summary last, got %d lines", len(recs))
+	}
+	samples := byType(recs, "sample")
+	if got := num(t, recs[len(recs)-1], "samples"); got != uint64(len(samples)) {
+		t.Errorf("summary counts %d samples, %d were printed", got, len(samples))
+	}
+	// the summary's interface totals are the sums of the samples (nothing lost at the end)
+	tot := map[string]uint64{}
+	for _, s := range samples {
+		for _, f := range list(t, s, "interfaces") {
+			tot[f["name"].(string)] += num(t, f, "rx_bytes")
+		}
+	}
+	for _, f := range list(t, recs[len(recs)-1], "interfaces") {
+		if n := f["name"].(string); num(t, f, "rx_bytes") != tot[n] {
+			t.Errorf("%s: summary rx_bytes %d != sum of samples %d", n, num(t, f, "rx_bytes"), tot[n])
+		}
+	}
+}
+
+func TestBadInputIsOneClearLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"missing interface", []string{"--headless", "--no-capture", "-i", "nosuch0", "--count", "1"}, 1, `wiretop: interface "nosuch0": no such interface`},
+		{"unknown flag", []string{"--frobnicate"}, 2, "unknown flag: --frobnicate"},
+		{"interval too small", []string{"--headless", "--interval", "1ms"}, 2, "--interval 1ms: must be at least 10ms"},
+		{"stray argument", []string{"--headless", "eth0"}, 2, `unexpected argument "eth0"`},
+		{"bad proc root", []string{"--headless", "--no-capture", "--proc-root", "/nonexistent", "--count", "1"}, 1, "/nonexistent/net/dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(wiretopBin, tt.args...)
+			var stderr, stdout bytes.Buffer
+			cmd.Stderr, cmd.Stdout = &stderr, &stdout
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr %q does not say %q", stderr.String(), tt.stderr)
+			}
+			if strings.Contains(stderr.String(), "panic") || strings.Contains(stderr.String(), "goroutine ") {
+				t.Errorf("stderr shows a panic: %s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(wiretopBin, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "wiretop ") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+}

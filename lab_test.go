@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lab is a network namespace joined to the test's namespace by a veth pair, with addresses
+// from the benchmarking range 198.18.0.0/15. IPv6 is off and neighbours are static, so the
+// link carries only the test's own traffic.
+type lab struct {
+	ns           string // namespace name
+	hostIf, nsIf string // veth ends: in the test's namespace, in ns
+	hostIP, nsIP string
+	subnet       int // third octet of 198.18.N.0/24
+}
+
+func newLab(t *testing.T, subnet int) *lab {
+	t.Helper()
+	requireRoot(t)
+	requireTool(t, "ip")
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	l := &lab{ns: "wt-" + id, hostIf: "wt" + id + "h", nsIf: "wt" + id + "n", subnet: subnet,
+		hostIP: fmt.Sprintf("198.18.%d.1", subnet), nsIP: fmt.Sprintf("198.18.%d.2", subnet)}
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "link", "del", l.hostIf).Run()
+		_ = exec.Command("ip", "netns", "del", l.ns).Run()
+	})
+	must(t, "ip", "netns", "add", l.ns)
+	must(t, "ip", "link", "add", l.hostIf, "type", "veth", "peer", "name", l.nsIf)
+	must(t, "ip", "link", "set", l.nsIf, "netns", l.ns)
+	// no IPv6 (no router solicitations, DAD or MLD on the link)
+	must(t, "sysctl", "-qw", "net.ipv6.conf."+l.hostIf+".disable_ipv6=1")
+	l.exec(t, "sysctl", "-qw", "net.ipv6.conf."+l.nsIf+".disable_ipv6=1")
+	l.exec(t, "sysctl", "-qw", "net.ipv6.conf.lo.disable_ipv6=1")
+	must(t, "ip", "addr", "add", l.hostIP+"/24", "dev", l.hostIf)
+	l.exec(t, "ip", "addr", "add", l.nsIP+"/24", "dev", l.nsIf)
+	must(t, "ip", "link", "set", l.hostIf, "up")
+	l.exec(t, "ip", "link", "set", l.nsIf, "up")
+	l.exec(t, "ip", "link", "set", "lo", "up")
+	// static neighbours: no ARP on the link during a measurement
+	hostMAC := mac(t, must(t, "cat", "/sys/class/net/"+l.hostIf+"/address"))
+	nsMAC := mac(t, l.exec(t, "cat", "/sys/class/net/"+l.nsIf+"/address"))
+	must(t, "ip", "neigh", "replace", l.nsIP, "lladdr", nsMAC, "dev", l.hostIf, "nud", "permanent")
+	l.exec(t, "ip", "neigh", "replace", l.hostIP, "lladdr", hostMAC, "dev", l.nsIf, "nud", "permanent")
+	return l
+}
+
+func mac(t *testing.T, s string) string {
+	t.Helper()
+	s = strings.TrimSpace(s)
+	if _, err := net.ParseMAC(s); err != nil {
+		t.Fatalf("bad MAC %q", s)
+	}
+	return s
+}
+
+// exec runs a command inside the namespace and returns its output.
+func (l *lab) exec(t *testing.T, args ...string) string {
+	t.Helper()
+	return must(t, "ip", append([]string{"netns", "exec", l.ns}, args...)...)
+}
+
+// cmd returns a command that runs inside the namespace.
+func (l *lab) cmd(args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", l.ns}, args...)...)
+}
+
+// prefix is the argv prefix that runs a program inside the namespace.
+func (l *lab) prefix() []string { return []string{"ip", "netns", "exec", l.ns} }
+
+// devCounters reads an interface's rx/tx bytes from /proc/net/dev (of the caller's namespace).
+func devCounters(t *testing.T, iface string) (rx, tx uint64) {
+	t.Helper()
+	f, err := os.Open("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(name) != iface {
+			continue
+		}
+		fs := strings.Fields(rest)
+		rx, _ = strconv.ParseUint(fs[0], 10, 64)
+		tx, _ = strconv.ParseUint(fs[8], 10, 64)
+		return rx, tx
+	}
+	t.Fatalf("interface %s not in /proc/net/dev", iface)
+	return 0, 0
+}
+
+// waitListening polls ss in the namespace until port listens.
+func (l *lab) waitListening(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := l.cmd("ss", "-Htln", fmt.Sprintf("sport = :%d", port)).Output()
+		if strings.Contains(string(out), "LISTEN") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on port %d in %s", port, l.ns)
+}

@@ -1,0 +1,277 @@
+package sampler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Options configure a Sampler.
+type Options struct {
+	ProcRoot string        // where procfs is mounted; default "/proc"
+	Interval time.Duration // time between samples; default 1s
+	// NoNetlink reads the socket table from ProcRoot/net/{tcp,tcp6,udp,udp6} instead of
+	// sock_diag (no byte counters). It is also the fallback when sock_diag is unavailable.
+	NoNetlink bool
+	// NoDestroyEvents does not subscribe to socket-destroy events.
+	NoDestroyEvents bool
+	// DestroyLimit bounds the destroy events kept between two samples (default 65536).
+	DestroyLimit int
+}
+
+// Sampler reads the kernel's counters and socket table once per interval.
+// Create it with New; Tick and Run must not be called concurrently.
+type Sampler struct {
+	opts     Options
+	diag     *sockDiag
+	watcher  *destroyWatcher
+	resolver *procResolver
+
+	started    bool
+	last       time.Time
+	prevDev    []IfaceCounters
+	prevKernel KernelTCP
+	status     Status
+	destroyed  int // destroy events dropped because the buffer was full, session total
+}
+
+// New opens the sources. It fails only when nothing at all can be read; a source that is
+// missing (sock_diag, destroy events) is replaced by a fallback and said so in Status.
+func New(opts Options) (*Sampler, error) {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.DestroyLimit <= 0 {
+		opts.DestroyLimit = 65536
+	}
+	s := &Sampler{opts: opts, resolver: newProcResolver(opts.ProcRoot)}
+	if _, err := readNetDev(opts.ProcRoot); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
+	}
+	s.status.SocketSource = "proc"
+	if !opts.NoNetlink {
+		d, err := newSockDiag()
+		if err == nil {
+			s.diag = d
+			s.status.SocketSource = "sock_diag"
+		} else {
+			s.status.Notes = append(s.status.Notes, fmt.Sprintf("sock_diag unavailable (%v): sockets from /proc/net, no per-process bytes", err))
+		}
+	}
+	if s.diag != nil && !opts.NoDestroyEvents {
+		w, err := newDestroyWatcher(opts.DestroyLimit)
+		switch {
+		case err == nil:
+			s.watcher = w
+			s.status.DestroyEvents = true
+		case errors.Is(err, ErrPermission):
+			s.status.Notes = append(s.status.Notes, "no socket-destroy events (needs CAP_NET_ADMIN): bytes a socket sends between the last sample and its close are not counted")
+		default:
+			s.status.Notes = append(s.status.Notes, fmt.Sprintf("no socket-destroy events: %v", err))
+		}
+	}
+	return s, nil
+}
+
+// Close releases the netlink sockets.
+func (s *Sampler) Close() error {
+	var errs []error
+	if s.watcher != nil {
+		errs = append(errs, s.watcher.Close())
+	}
+	if s.diag != nil {
+		errs = append(errs, s.diag.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Tick takes one sample at now. The first call returns the baseline sample.
+func (s *Sampler) Tick(now time.Time) *Sample {
+	smp := &Sample{Time: now, Procs: make(map[int]*Proc)}
+	if !s.started {
+		smp.Baseline = true
+	} else {
+		smp.Elapsed = now.Sub(s.last)
+	}
+
+	dev, err := readNetDev(s.opts.ProcRoot)
+	if err != nil {
+		smp.Errors = append(smp.Errors, err)
+	} else {
+		if s.started && s.prevDev != nil {
+			smp.Interfaces = ifaceDeltas(s.prevDev, dev)
+		}
+		s.prevDev = dev
+	}
+
+	k, err := readKernelTCP(s.opts.ProcRoot)
+	if err != nil {
+		smp.Errors = append(smp.Errors, err)
+	} else {
+		if s.started {
+			smp.Kernel = kernelDelta(s.prevKernel, k)
+		}
+		s.prevKernel = k
+	}
+
+	// Dump before draining destroy events: a socket destroyed after the dump shows up in
+	// the next drain, and the monitor remembers vanished sockets long enough to match it.
+	smp.Sockets, err = s.sockets(make([]Socket, 0, 256))
+	if err != nil {
+		smp.Errors = append(smp.Errors, err)
+	}
+	if s.watcher != nil {
+		var dropped int
+		smp.Destroyed, dropped = s.watcher.Drain(nil)
+		s.destroyed += dropped
+		if !s.started {
+			smp.Destroyed = nil // before the baseline: not ours to count
+		}
+	}
+	s.resolver.Resolve(smp.Sockets, smp.Procs)
+	for i := range smp.Destroyed {
+		// a destroyed socket has no fd any more; keep its pid only if the 4-tuple is known
+		smp.Destroyed[i].PID = 0
+	}
+	s.status.AllProcesses = s.resolver.AllProcesses()
+	switch {
+	case s.status.AllProcesses:
+		s.status.ProcessScope = "all"
+	case os.Geteuid() == 0:
+		s.status.ProcessScope = "partial"
+	default:
+		s.status.ProcessScope = "own-uid"
+	}
+	smp.Status = s.status
+	smp.Status.Notes = append([]string(nil), s.status.Notes...)
+	switch s.status.ProcessScope {
+	case "own-uid":
+		smp.Status.Notes = append(smp.Status.Notes, fmt.Sprintf("not root: own processes only (uid %d); other users' traffic is unattributed", os.Getuid()))
+	case "partial":
+		smp.Status.Notes = append(smp.Status.Notes, "some processes hide their sockets (fd links unreadable even to root); their traffic is unattributed")
+	}
+	if s.destroyed > 0 {
+		smp.Status.Notes = append(smp.Status.Notes, fmt.Sprintf("%d socket-destroy events dropped (buffer full)", s.destroyed))
+	}
+	s.started = true
+	s.last = now
+	return smp
+}
+
+func (s *Sampler) sockets(dst []Socket) ([]Socket, error) {
+	if s.diag != nil {
+		out, err := s.diag.Dump(dst)
+		if err == nil {
+			return out, nil
+		}
+		// fall through to /proc for this tick, and say why
+		pout, perr := readProcNetSockets(s.opts.ProcRoot, dst[:0])
+		if perr != nil {
+			return pout, errors.Join(err, perr)
+		}
+		return pout, err
+	}
+	return readProcNetSockets(s.opts.ProcRoot, dst)
+}
+
+// Run sends the baseline sample at once and then one sample per interval on out until ctx
+// is done. It never blocks on a slow consumer: while out is full, samples are merged into
+// one pending sample (deltas summed, the latest socket table kept) and sent when there is room.
+// It returns the sample it could not send yet, if any, so that a caller that stops can apply it.
+func (s *Sampler) Run(ctx context.Context, out chan<- *Sample) *Sample {
+	var pending *Sample
+	send := func(smp *Sample) {
+		if pending != nil {
+			pending.merge(smp)
+			smp = pending
+		}
+		select {
+		case out <- smp:
+			pending = nil
+		default:
+			pending = smp
+		}
+	}
+	send(s.Tick(time.Now()))
+	t := time.NewTicker(s.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return pending
+		case now := <-t.C:
+			send(s.Tick(now))
+		}
+	}
+}
+
+// Final takes a last, partial sample at now, for a run that ends between two ticks.
+func (s *Sampler) Final(now time.Time) *Sample { return s.Tick(now) }
+
+// merge folds next (a later sample) into smp, so that nothing is lost when the consumer is slow.
+func (smp *Sample) merge(next *Sample) {
+	if smp.Baseline {
+		// never merge the baseline away: the consumer needs it first; keep the newer data
+		// as a baseline instead (its deltas are meaningless for a baseline anyway)
+		*smp = *next
+		smp.Baseline = true
+		smp.Elapsed = 0
+		smp.Interfaces = nil
+		smp.Destroyed = nil
+		smp.Kernel = KernelTCP{}
+		return
+	}
+	byName := make(map[string]int, len(smp.Interfaces))
+	for i, d := range smp.Interfaces {
+		byName[d.Name] = i
+	}
+	for _, d := range next.Interfaces {
+		i, ok := byName[d.Name]
+		if !ok {
+			smp.Interfaces = append(smp.Interfaces, d)
+			continue
+		}
+		a := &smp.Interfaces[i]
+		a.RxBytes += d.RxBytes
+		a.RxPackets += d.RxPackets
+		a.RxErrors += d.RxErrors
+		a.RxDropped += d.RxDropped
+		a.TxBytes += d.TxBytes
+		a.TxPackets += d.TxPackets
+		a.TxErrors += d.TxErrors
+		a.TxDropped += d.TxDropped
+	}
+	k := &smp.Kernel
+	n := &next.Kernel
+	k.ActiveOpens += n.ActiveOpens
+	k.PassiveOpens += n.PassiveOpens
+	k.AttemptFails += n.AttemptFails
+	k.EstabResets += n.EstabResets
+	k.RetransSegs += n.RetransSegs
+	k.InErrs += n.InErrs
+	k.OutRsts += n.OutRsts
+	k.ListenOverflows += n.ListenOverflows
+	k.ListenDrops += n.ListenDrops
+	k.SyncookiesSent += n.SyncookiesSent
+	k.SyncookiesRecv += n.SyncookiesRecv
+	k.SyncookiesFailed += n.SyncookiesFailed
+	k.TCPReqQFullDrop += n.TCPReqQFullDrop
+	smp.Destroyed = append(smp.Destroyed, next.Destroyed...)
+	smp.Elapsed += next.Elapsed
+	smp.Time = next.Time
+	// socket counters are cumulative: the latest table carries everything
+	smp.Sockets = next.Sockets
+	for pid, p := range next.Procs {
+		smp.Procs[pid] = p
+	}
+	smp.Status = next.Status
+	smp.Errors = append(smp.Errors, next.Errors...)
+}
+
+// IsRoot reports whether the process runs with uid 0.
+func IsRoot() bool { return os.Geteuid() == 0 }
