@@ -29,12 +29,13 @@ type Sampler struct {
 	watcher  *destroyWatcher
 	resolver *procResolver
 
-	started    bool
-	last       time.Time
-	prevDev    []IfaceCounters
-	prevKernel KernelTCP
-	status     Status
-	destroyed  int // destroy events dropped because the buffer was full, session total
+	started     bool
+	last        time.Time
+	prevDev     []IfaceCounters
+	prevKernel  KernelTCP
+	status      Status
+	destroyed   int // destroy events dropped because the buffer was full, session total
+	lastSockets int // size of the last socket table
 }
 
 // New opens the sources. It fails only when nothing at all can be read; a source that is
@@ -121,7 +122,9 @@ func (s *Sampler) Tick(now time.Time) *Sample {
 
 	// Dump before draining destroy events: a socket destroyed after the dump shows up in
 	// the next drain, and the monitor remembers vanished sockets long enough to match it.
-	smp.Sockets, err = s.sockets(make([]Socket, 0, 256))
+	// size the table from the last one: growing a 10,000-socket slice costs more than parsing it
+	smp.Sockets, err = s.sockets(make([]Socket, 0, s.lastSockets+s.lastSockets/8+64))
+	s.lastSockets = len(smp.Sockets)
 	if err != nil {
 		smp.Errors = append(smp.Errors, err)
 	}

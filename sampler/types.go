@@ -108,14 +108,18 @@ type Socket struct {
 	Local  netip.AddrPort
 	Remote netip.AddrPort
 	Inode  uint64 // 0 for TIME-WAIT, request and orphaned sockets
-	UID    uint32
+	UID    uint32 // owner's uid; 0 (not meaning root) for TIME-WAIT and request sockets
 	RecvQ  uint32 // bytes in the receive queue (backlog length for LISTEN)
-	SendQ  uint32 // bytes in the send queue (backlog limit for LISTEN)
+	SendQ  uint32 // bytes in the send queue (backlog limit for LISTEN, from sock_diag; 0 from /proc)
 	Cookie uint64 // kernel socket cookie, stable for the socket's life; 0 when read from /proc
 
-	HasInfo       bool   // the tcp_info counters below are present (sock_diag, TCP, not TIME-WAIT)
-	BytesAcked    uint64 // tcp_info bytes_acked: payload bytes sent and acknowledged by the peer
-	BytesReceived uint64 // tcp_info bytes_received: payload bytes received in order
+	HasInfo bool // the tcp_info counters below are present (sock_diag, TCP, not TIME-WAIT)
+	// BytesAcked is tcp_info bytes_acked: bytes sent and acknowledged by the peer. The kernel
+	// counts one more for the connecting side's SYN and one for each FIN (tcp_snd_una_update).
+	BytesAcked uint64
+	// BytesReceived is tcp_info bytes_received: bytes received in order, plus one for a FIN
+	// (tcp_rcv_nxt_update).
+	BytesReceived uint64
 
 	PID int // the owning process, resolved through /proc/PID/fd; 0 when unknown
 }

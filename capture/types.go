@@ -1,0 +1,198 @@
+package capture
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Defaults applied by Open to zero fields of Options.
+const (
+	// DefaultSnaplen is the number of bytes captured per packet: enough for
+	// the headers, small enough that the kernel keeps up (see DESIGN.md).
+	DefaultSnaplen = 256
+	// WriteSnaplen is the snaplen used when Options.WriteFile asks for full
+	// packets from the start.
+	WriteSnaplen = 262144
+	// DefaultBufferSize is the kernel capture buffer in bytes (8 MiB).
+	DefaultBufferSize = 8 << 20
+	// DefaultInterval is the time between two batches.
+	DefaultInterval = time.Second
+	// DefaultFlowCap is the number of flows the table holds before new flows
+	// go to the overflow bucket.
+	DefaultFlowCap = 65536
+	// DefaultIdleTimeout is how long a flow may stay silent before it is
+	// evicted from the table.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultRingSize is the number of packet summaries a Batch holds at most.
+	DefaultRingSize = 1000
+	// ringDataCap bounds the bytes kept per packet for the detail view.
+	ringDataCap = 4096
+	// readTimeout bounds a read on an idle interface, so that intervals are
+	// emitted and Close never waits longer than this.
+	readTimeout = 100 * time.Millisecond
+)
+
+// Options configures Open. Exactly one of Interface and ReplayFile is set.
+type Options struct {
+	// Interface is the network interface to capture on ("any" for all).
+	Interface string
+	// ReplayFile is a pcap or pcapng file to replay instead of a live capture.
+	ReplayFile string
+	// Speed paces a replay by the file's timestamps: 1 is real time, 10 is ten
+	// times faster, 0 is as fast as possible.
+	Speed float64
+	// Snaplen is the number of bytes captured per packet (default 256;
+	// 262144 when WriteFile is set).
+	Snaplen int
+	// BufferSize is the kernel capture buffer in bytes (default 8 MiB).
+	BufferSize int
+	// Promisc puts the interface in promiscuous mode.
+	Promisc bool
+	// BaseFilter is a BPF expression applied by the kernel (live) or by
+	// libpcap (replay) to everything that is captured and accounted.
+	BaseFilter string
+	// PacketFilter is a BPF expression run in user space that selects the
+	// packets for Batch.Packets and for writing. Empty selects all packets.
+	PacketFilter string
+	// WriteFile, when set, writes the packets that match the packet filter to
+	// this pcap file from the start.
+	WriteFile string
+	// Interval is the time between batches (default 1s), on the file's clock
+	// in a replay.
+	Interval time.Duration
+	// FlowCap is the maximum number of flows in the table (default 65536).
+	FlowCap int
+	// IdleTimeout evicts flows silent for longer than this (default 2m).
+	IdleTimeout time.Duration
+	// RingSize is the maximum number of packet summaries per batch (default
+	// 1000); the newest are kept.
+	RingSize int
+	// LocalAddrs are the addresses of this host, used to orient flows.
+	LocalAddrs []netip.Addr
+}
+
+// FlowKey identifies a flow: the IP protocol number and both endpoints,
+// oriented local/remote (see the package documentation). Ports are 0 for
+// protocols without ports and for non-first IP fragments.
+type FlowKey struct {
+	// Proto is the IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).
+	Proto uint8
+	// Local is the local (or server) endpoint.
+	Local netip.AddrPort
+	// Remote is the remote (or client) endpoint.
+	Remote netip.AddrPort
+}
+
+// ProtoName returns the name of the flow's protocol ("tcp", "udp", "icmp",
+// "icmp6", ...), or its number.
+func (k FlowKey) ProtoName() string { return protoName(k.Proto) }
+
+// FlowDelta is what one flow did during an interval.
+type FlowDelta struct {
+	// Key identifies the flow.
+	Key FlowKey
+	// RxBytes is the wire length in bytes of the packets towards Local.
+	RxBytes uint64
+	// TxBytes is the wire length in bytes of the packets from Local.
+	TxBytes uint64
+	// RxPackets is the number of packets towards Local.
+	RxPackets uint64
+	// TxPackets is the number of packets from Local.
+	TxPackets uint64
+	// Flags is the OR of the TCP flags seen in the interval (FIN 0x01, SYN
+	// 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80).
+	Flags uint8
+	// First is when the flow was first seen (since it entered the table).
+	First time.Time
+	// Last is when the flow was last seen.
+	Last time.Time
+}
+
+// Packets returns the packets of both directions.
+func (d FlowDelta) Packets() uint64 { return d.RxPackets + d.TxPackets }
+
+// Bytes returns the bytes of both directions.
+func (d FlowDelta) Bytes() uint64 { return d.RxBytes + d.TxBytes }
+
+// add sums o into d (same key assumed).
+func (d *FlowDelta) add(o *FlowDelta) {
+	d.RxBytes += o.RxBytes
+	d.TxBytes += o.TxBytes
+	d.RxPackets += o.RxPackets
+	d.TxPackets += o.TxPackets
+	d.Flags |= o.Flags
+	if d.First.IsZero() || (!o.First.IsZero() && o.First.Before(d.First)) {
+		d.First = o.First
+	}
+	if o.Last.After(d.Last) {
+		d.Last = o.Last
+	}
+}
+
+// Counter is a number of packets and their bytes on the wire.
+type Counter struct {
+	// Packets is a number of packets.
+	Packets uint64
+	// Bytes is the wire length of those packets in bytes.
+	Bytes uint64
+}
+
+// Stats are the capture statistics, totals since Open.
+type Stats struct {
+	// Received is the number of packets received by the capture (live: as
+	// libpcap reports it; replay: packets read that passed the base filter).
+	Received uint64
+	// Dropped is the number of packets dropped by the kernel because the
+	// capture buffer was full.
+	Dropped uint64
+	// IfDropped is the number of packets dropped by the interface or driver.
+	IfDropped uint64
+}
+
+// Batch is what the capture loop sends once per interval.
+type Batch struct {
+	// Start and End bound the interval (End excluded). After coalescing they
+	// span every interval summed into the batch.
+	Start, End time.Time
+	// Flows are the flows active in the interval, in no particular order.
+	Flows []FlowDelta
+	// Overflow sums the packets of new flows that found the table full
+	// (its Key is zero).
+	Overflow FlowDelta
+	// Other counts the packets that carry no IP flow (ARP, LLDP, unknown link
+	// or ethertype, headers too short to decode).
+	Other Counter
+	// Packets are the newest packets of the interval that matched the packet
+	// filter, oldest first, at most Options.RingSize.
+	Packets []PacketSummary
+	// PacketsMatched is the number of packets that matched the packet filter
+	// in the interval (it may exceed len(Packets)).
+	PacketsMatched uint64
+	// Stats are the capture statistics, totals since Open.
+	Stats Stats
+	// Err reports a problem met during the interval: a damaged replay file
+	// (then Run returns it too) or a failed pcap write (writing stopped).
+	Err error
+}
+
+// PacketSummary describes one packet for the packet view.
+type PacketSummary struct {
+	// Time is the capture timestamp.
+	Time time.Time
+	// Length is the length of the packet on the wire in bytes.
+	Length int
+	// Proto is the protocol name ("tcp", "udp", "icmp", "icmp6", "arp", ...).
+	Proto string
+	// Src and Dst are the IP addresses (invalid for non-IP packets).
+	Src, Dst netip.Addr
+	// SrcPort and DstPort are the transport ports, 0 when there are none.
+	SrcPort, DstPort uint16
+	// Flags are the TCP flags as tcpdump prints them ("[S.]"), empty for
+	// other protocols.
+	Flags string
+	// Summary is a one-line description in tcpdump's style.
+	Summary string
+	// Data is a copy of the captured bytes (at most 4096), link header
+	// included, for a detail view.
+	Data []byte
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Measures the sampler on a busy host, as docs/bench.md reports it:
+#   1. `go test -bench BenchmarkSamplerTick`: one steady-state tick with 10,000 TCP sockets
+#      held by 201 processes (scripts/sockload), and the first tick (one full /proc walk);
+#   2. the CPU that `wiretop --headless --no-capture --interval 1s` uses over DURATION seconds
+#      with the same sockets open, from utime+stime in /proc/PID/stat;
+#   3. `ss -tanp` and `ss -tan` on the same sockets, RUNS runs each, for comparison.
+# Needs no root (loopback only). Usage: scripts/bench-sampler.sh [DURATION] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-60}
+RUNS=${2:-20}
+tmp=$(mktemp -d)
+trap 'exec 3>&- 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+echo "== machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== go benchmarks (BenchmarkSamplerTick, BenchmarkSamplerFirstTick, BenchmarkSockDiagDump)"
+go test -run '^$' -bench 'BenchmarkSamplerTick$|BenchmarkSamplerFirstTick$|BenchmarkSockDiagDump$' -benchtime 30x -benchmem ./sampler | grep -E '^Benchmark'
+
+go build -o "$tmp/wiretop" .
+go build -o "$tmp/sockload" ./scripts/sockload
+mkfifo "$tmp/hold"
+"$tmp/sockload" -procs 200 -conns 25 <"$tmp/hold" >"$tmp/sockload.out" &
+exec 3>"$tmp/hold"
+for _ in $(seq 100); do grep -q ready "$tmp/sockload.out" 2>/dev/null && break; sleep 0.2; done
+echo "== sockets: $(ss -Htan | wc -l) TCP in the table"
+
+"$tmp/wiretop" --headless --no-capture --interval 1s >"$tmp/out.jsonl" &
+wpid=$!
+sleep 3 # past the first tick and its /proc walk
+ticks() { awk '{print $14+$15}' "/proc/$wpid/stat"; }
+t0=$(ticks); s0=$(date +%s.%N)
+sleep "$DURATION"
+t1=$(ticks); s1=$(date +%s.%N)
+hz=$(getconf CLK_TCK)
+kill -INT "$wpid"; wait "$wpid" || true
+awk -v a="$t0" -v b="$t1" -v s0="$s0" -v s1="$s1" -v hz="$hz" 'BEGIN {
+  cpu=(b-a)/hz; wall=s1-s0; printf "== wiretop --headless --no-capture --interval 1s: %.2f s CPU in %.1f s = %.2f%% of one core\n", cpu, wall, 100*cpu/wall }'
+echo "   (samples written: $(grep -c '"type":"sample"' "$tmp/out.jsonl"))"
+
+for cmd in "ss -tanp" "ss -tan"; do
+  s0=$(date +%s%N)
+  for _ in $(seq "$RUNS"); do $cmd >/dev/null; done
+  s1=$(date +%s%N)
+  echo "== $cmd: $(( (s1 - s0) / RUNS / 1000000 )) ms per run (mean of $RUNS)"
+done

@@ -1,0 +1,159 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wiretop/wiretop/monitor"
+	"github.com/wiretop/wiretop/sampler"
+)
+
+// feed applies samples from..to of the fixture to st and routes them to the panes, as the
+// root model does.
+func feed(st *monitor.State, from, to int, panes ...pane) {
+	for i := from; i <= to; i++ {
+		s := fixtureSample(i)
+		st.Apply(s)
+		for _, p := range panes {
+			p.Update(SampleMsg{s})
+		}
+	}
+}
+
+// checkBlock fails unless lines is exactly w x h cells.
+func checkBlock(t *testing.T, lines []string, w, h int) {
+	t.Helper()
+	if len(lines) != h {
+		t.Errorf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if width(l) != w {
+			t.Errorf("line %d is %d cells, want %d: %q", i, width(l), w, l)
+		}
+	}
+}
+
+func newTestBandwidth(iface string) (*monitor.State, *bandwidthPane, *prefs) {
+	st := monitor.New(monitor.Options{})
+	pr := &prefs{}
+	return st, newBandwidthPane(st, NewStyles(DefaultTheme()), pr, iface, time.Second), pr
+}
+
+func TestBandwidthFiguresAndAxes(t *testing.T) {
+	st, p, _ := newTestBandwidth("eth0")
+	feed(st, 0, 40, p)
+	lines := p.View(78, 20)
+	checkBlock(t, lines, 78, 20)
+	out := strings.Join(lines, "\n")
+	// sample 40: eth0 received 1.5 MB x (1 + sin(40/3)) = 2.54 MB in one second, sent 520 kB
+	for _, want := range []string{
+		"▼ RX received", "▲ TX sent",
+		"Cur     2.42 MiB/s", "Max     2.85 MiB/s", "Ttl       58.9 MiB",
+		"Cur      508 KiB/s", "Min      127 KiB/s",
+		"   3 MiB/s┤", " 1.5 MiB/s┤", "0┤", // rx axis: a nice maximum above 2.85 MiB/s, and its half
+		" 600 KiB/s┤",    // tx axis
+		"└-47s─", "─now", // 47 one-second columns
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("view lacks %q:\n%s", want, out)
+		}
+	}
+	if got := p.Title(); got != "Bandwidth · eth0 · bytes" {
+		t.Errorf("title %q", got)
+	}
+}
+
+func TestBandwidthUnits(t *testing.T) {
+	st, p, pr := newTestBandwidth("eth0")
+	feed(st, 0, 40, p)
+	before := strings.Join(p.View(78, 20), "\n")
+	pr.bits = true
+	p.Update(prefsChangedMsg{})
+	out := strings.Join(p.View(78, 20), "\n")
+	if out == before {
+		t.Fatal("the view did not change with the unit")
+	}
+	for _, want := range []string{"Cur    20.3 Mbit/s", "12.5 Mbit/s┤", "Ttl       58.9 MiB"} { // totals stay in bytes
+		if !strings.Contains(out, want) {
+			t.Errorf("bits view lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "MiB/s") {
+		t.Errorf("bits view still shows bytes per second:\n%s", out)
+	}
+	if got := p.Title(); got != "Bandwidth · eth0 · bits" {
+		t.Errorf("title %q", got)
+	}
+}
+
+func TestBandwidthCyclesInterfaces(t *testing.T) {
+	st, p, _ := newTestBandwidth("eth0")
+	feed(st, 0, 3, p)
+	// State.InterfaceNames: eth0, lo, all
+	for _, tc := range []struct{ key, want string }{
+		{"i", "lo"}, {"i", "all"}, {"i", "eth0"}, {"I", "all"}, {"I", "lo"},
+	} {
+		p.Update(keyMsg(tc.key))
+		if p.iface != tc.want {
+			t.Fatalf("after %q: interface %q, want %q", tc.key, p.iface, tc.want)
+		}
+		if !strings.Contains(p.Title(), tc.want) {
+			t.Errorf("title %q does not name %q", p.Title(), tc.want)
+		}
+	}
+	// lo moves 4096 bytes a second each way
+	if out := strings.Join(p.View(78, 20), "\n"); !strings.Contains(out, "Cur     4.00 KiB/s") {
+		t.Errorf("lo view:\n%s", out)
+	}
+}
+
+func TestBandwidthRedrawsOnSample(t *testing.T) {
+	st, p, _ := newTestBandwidth("eth0")
+	feed(st, 0, 10, p)
+	a := strings.Join(p.View(78, 20), "\n")
+	if b := strings.Join(p.View(78, 20), "\n"); a != b {
+		t.Fatal("two views of the same state differ")
+	}
+	feed(st, 11, 11, p)
+	if b := strings.Join(p.View(78, 20), "\n"); a == b {
+		t.Fatal("the view did not change with a new sample")
+	}
+}
+
+func TestBandwidthWaiting(t *testing.T) {
+	st, p, _ := newTestBandwidth("wlan0")
+	if out := strings.Join(p.View(60, 10), "\n"); !strings.Contains(out, "waiting for the first sample") {
+		t.Errorf("before any sample:\n%s", out)
+	}
+	feed(st, 0, 2, p)
+	out := strings.Join(p.View(60, 10), "\n")
+	if !strings.Contains(out, "no counters for wlan0 yet") {
+		t.Errorf("unknown interface:\n%s", out)
+	}
+}
+
+// The chart draws a bounded window however long the session: after ten minutes of samples, a
+// chart 40 columns wide shows the last 28 intervals (40 less the y axis), and its scale follows
+// that window, not the session's peak.
+func TestBandwidthChartWindowIsBounded(t *testing.T) {
+	st, p, _ := newTestBandwidth("eth0")
+	apply := func(i int, rx uint64) {
+		s := &sampler.Sample{Time: t0.Add(time.Duration(i) * time.Second), Elapsed: time.Second, Baseline: i == 0,
+			Interfaces: []sampler.IfaceDelta{{Name: "eth0", RxBytes: rx, TxBytes: rx}}}
+		st.Apply(s)
+		p.Update(SampleMsg{s})
+	}
+	apply(0, 0)
+	apply(1, 900<<20) // a 900 MiB/s burst long ago
+	for i := 2; i <= 600; i++ {
+		apply(i, 100<<10)
+	}
+	out := strings.Join(p.chart(st.Interface("eth0").Rx, 40, 6, NewStyles(DefaultTheme()).RxChart), "\n")
+	if !strings.Contains(out, " 100 KiB/s┤") {
+		t.Errorf("the axis should follow the visible window (100 KiB/s):\n%s", out)
+	}
+	if strings.Contains(out, "MiB/s") {
+		t.Errorf("the old burst is still scaling the chart:\n%s", out)
+	}
+}

@@ -1,0 +1,165 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/wiretop/wiretop/monitor"
+	"github.com/wiretop/wiretop/sampler"
+)
+
+func TestMain(m *testing.M) {
+	// Plain text: the views compare without escape sequences, whatever the terminal.
+	lipgloss.SetColorProfile(termenv.Ascii)
+	lipgloss.SetHasDarkBackground(true)
+	os.Exit(m.Run())
+}
+
+// t0 is the time of the baseline sample of the fixtures.
+var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// Processes of the fixture.
+var fixtureProcs = map[int]*sampler.Proc{
+	812:  {PID: 812, Comm: "nginx", Cmdline: "nginx: worker process", UID: 33, User: "www-data"},
+	1500: {PID: 1500, Comm: "postgres", Cmdline: "postgres: 15/main: app app 10.0.0.7(51514) idle", UID: 116, User: "postgres"},
+	4242: {PID: 4242, Comm: "curl", Cmdline: "curl -sO https://mirror.example.org/debian-12.iso", UID: 1000, User: "alice"},
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// fixtureSample returns sample i of a deterministic run: i == 0 is the baseline, then one
+// sample per second. eth0 carries a download that ramps up and down, nginx serves three
+// clients, curl downloads, postgres talks a little, one socket has no known owner, SYN-RECV
+// grows from sample 3 on, and the accept queue overflows from sample 5.
+func fixtureSample(i int) *sampler.Sample {
+	s := &sampler.Sample{
+		Time:     t0.Add(time.Duration(i) * time.Second),
+		Baseline: i == 0,
+		Procs:    fixtureProcs,
+		Status:   sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, AllProcesses: false},
+	}
+	if i > 0 {
+		s.Elapsed = time.Second
+		wave := 1 + math.Sin(float64(i)/3)
+		s.Interfaces = []sampler.IfaceDelta{
+			{Name: "eth0", RxBytes: uint64(1_500_000 * wave), RxPackets: uint64(1000 * wave), TxBytes: uint64(120_000 + 10_000*i), TxPackets: 300},
+			{Name: "lo", RxBytes: 4096, RxPackets: 20, TxBytes: 4096, TxPackets: 20},
+		}
+		s.Kernel = sampler.KernelTCP{ActiveOpens: 2, PassiveOpens: 5, RetransSegs: uint64(3 * i), EstabResets: uint64(i % 2)}
+		if i >= 5 {
+			s.Kernel.ListenOverflows, s.Kernel.ListenDrops = 4, 4
+		}
+	}
+	u := uint64(i)
+	add := func(sk sampler.Socket) { s.Sockets = append(s.Sockets, sk) }
+	add(sampler.Socket{Proto: sampler.ProtoTCP, State: sampler.StateListen, Local: ap("0.0.0.0:443"), Inode: 9000, UID: 33, Cookie: 1, HasInfo: true, PID: 812})
+	add(sampler.Socket{Proto: sampler.ProtoTCP, State: sampler.StateListen, Local: ap("127.0.0.1:5432"), Inode: 9001, UID: 116, Cookie: 2, HasInfo: true, PID: 1500})
+	for k := uint64(0); k < 3; k++ {
+		add(sampler.Socket{
+			Proto: sampler.ProtoTCP, State: sampler.StateEstablished,
+			Local: ap("10.0.0.2:443"), Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + k)}), uint16(40000+k)),
+			Inode: 9100 + k, UID: 33, Cookie: 100 + k, HasInfo: true, PID: 812,
+			BytesAcked: 1_000_000 + u*(40_000+k*15_000), BytesReceived: 50_000 + u*(2_000+k*500),
+		})
+	}
+	add(sampler.Socket{
+		Proto: sampler.ProtoTCP, State: sampler.StateEstablished, Local: ap("10.0.0.2:51234"), Remote: ap("198.51.100.7:443"),
+		Inode: 9200, UID: 1000, Cookie: 200, HasInfo: true, PID: 4242,
+		BytesAcked: 800 + u*120, BytesReceived: u * u * 90_000,
+	})
+	add(sampler.Socket{
+		Proto: sampler.ProtoTCP, State: sampler.StateEstablished, Local: ap("127.0.0.1:5432"), Remote: ap("127.0.0.1:40100"),
+		Inode: 9300, UID: 116, Cookie: 300, HasInfo: true, PID: 1500,
+		BytesAcked: u * 5_000, BytesReceived: u * 700,
+	})
+	add(sampler.Socket{ // a socket whose owner /proc does not show
+		Proto: sampler.ProtoTCP, State: sampler.StateEstablished, Local: ap("10.0.0.2:22"), Remote: ap("192.0.2.50:60000"),
+		Inode: 9400, UID: 0, Cookie: 400, HasInfo: true,
+		BytesAcked: u * 3_000, BytesReceived: u * 1_000,
+	})
+	for k := 0; k < 2; k++ {
+		add(sampler.Socket{Proto: sampler.ProtoTCP, State: sampler.StateCloseWait, Local: ap("127.0.0.1:5432"),
+			Remote: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(41000+k)), Inode: 9500 + uint64(k), Cookie: 500 + uint64(k), PID: 1500})
+	}
+	for k := 0; k < 5+i%3; k++ {
+		add(sampler.Socket{Proto: sampler.ProtoTCP, State: sampler.StateTimeWait, Local: ap("10.0.0.2:443"),
+			Remote: netip.AddrPortFrom(netip.MustParseAddr("203.0.113.99"), uint16(30000+k))})
+	}
+	if i >= 3 {
+		for k := 0; k < 2*(i-2); k++ {
+			add(sampler.Socket{Proto: sampler.ProtoTCP, State: sampler.StateNewSynRecv, Local: ap("10.0.0.2:443"),
+				Remote: netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), uint16(20000+k))})
+		}
+	}
+	add(sampler.Socket{Proto: sampler.ProtoUDP, State: sampler.StateClose, Local: ap("0.0.0.0:53"), Inode: 9600})
+	return s
+}
+
+// fixtureState returns a State with samples 0..n of the fixture applied.
+func fixtureState(n int) *monitor.State {
+	st := monitor.New(monitor.Options{})
+	for i := 0; i <= n; i++ {
+		st.Apply(fixtureSample(i))
+	}
+	return st
+}
+
+// fixtureModel returns a root model of w x h cells fed with samples 0..n.
+func fixtureModel(n, w, h int) Model {
+	m := NewModel(Options{Interface: "eth0", Status: []string{"no capture"}, Interval: time.Second})
+	m = update(m, tea.WindowSizeMsg{Width: w, Height: h})
+	for i := 0; i <= n; i++ {
+		m = update(m, SampleMsg{fixtureSample(i)})
+	}
+	return m
+}
+
+// update runs one message through the model.
+func update(m Model, msg tea.Msg) Model {
+	next, _ := m.Update(msg)
+	return next.(Model)
+}
+
+// keyMsg makes the key message of a key name as Bubble Tea spells it ("tab", "j", "shift+tab").
+func keyMsg(k string) tea.KeyMsg {
+	switch k {
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "shift+tab":
+		return tea.KeyMsg{Type: tea.KeyShiftTab}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+}
+
+// TestShowScreen prints the whole screen, for a look by eye:
+// WIRETOP_SHOW=120x40 go test ./ui -run TestShowScreen -v
+func TestShowScreen(t *testing.T) {
+	size := os.Getenv("WIRETOP_SHOW")
+	if size == "" {
+		t.Skip("set WIRETOP_SHOW=WxH to print the screen")
+	}
+	var w, h int
+	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
+		t.Fatal(err)
+	}
+	m := fixtureModel(40, w, h)
+	for _, k := range strings.Fields(os.Getenv("WIRETOP_KEYS")) {
+		m = update(m, keyMsg(k))
+	}
+	fmt.Println(m.View())
+}

@@ -1,0 +1,308 @@
+package ui
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/wiretop/wiretop/sampler"
+)
+
+// focusedTitle returns the title in the heavy (focused) top border of a screen.
+func focusedTitle(t *testing.T, screen string) string {
+	t.Helper()
+	for _, l := range strings.Split(screen, "\n") {
+		if i := strings.Index(l, "┏━ "); i >= 0 {
+			rest := l[i+len("┏━ "):]
+			if j := strings.Index(rest, " ━"); j >= 0 {
+				rest = rest[:j]
+			}
+			if j := strings.Index(rest, " ┓"); j >= 0 {
+				rest = rest[:j]
+			}
+			return strings.TrimSpace(rest)
+		}
+	}
+	t.Fatalf("no focused pane on screen:\n%s", screen)
+	return ""
+}
+
+func TestFocusKeys(t *testing.T) {
+	m := fixtureModel(5, 120, 40)
+	for _, tc := range []struct{ key, want string }{
+		{"", "1 Bandwidth"},
+		{"tab", "2 TCP states"},
+		{"tab", "3 Processes"},
+		{"tab", "1 Bandwidth"},
+		{"shift+tab", "3 Processes"},
+		{"shift+tab", "2 TCP states"},
+		{"3", "3 Processes"},
+		{"1", "1 Bandwidth"},
+		{"2", "2 TCP states"},
+	} {
+		if tc.key != "" {
+			m = update(m, keyMsg(tc.key))
+		}
+		if got := focusedTitle(t, m.View()); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("after %q: focused %q, want %q", tc.key, got, tc.want)
+		}
+	}
+}
+
+// Keys go to the focused pane only: j moves the process cursor when the processes pane has
+// focus, and i cycles interfaces only when the bandwidth pane has.
+func TestKeysRouteToFocusedPane(t *testing.T) {
+	m := fixtureModel(5, 120, 40)
+	m = update(m, keyMsg("j"))
+	if sel := line(strings.Split(m.View(), "\n"), "›"); !strings.Contains(sel, "4242") {
+		t.Errorf("j moved the cursor of an unfocused pane: %q", sel)
+	}
+	m = update(m, keyMsg("i"))
+	if !strings.Contains(m.View(), "1 Bandwidth · lo") {
+		t.Error("i did not reach the focused bandwidth pane")
+	}
+	m = update(m, keyMsg("3"))
+	m = update(m, keyMsg("j"))
+	if sel := line(strings.Split(m.View(), "\n"), "›"); !strings.Contains(sel, "812") {
+		t.Errorf("j in the focused processes pane: %q", sel)
+	}
+	m = update(m, keyMsg("i"))
+	if !strings.Contains(m.View(), "1 Bandwidth · lo") {
+		t.Error("i changed the interface while the processes pane had focus")
+	}
+}
+
+func TestQuitKeys(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		m := fixtureModel(1, 120, 40)
+		_, cmd := m.Update(keyMsg(k))
+		if cmd == nil {
+			t.Fatalf("%s: no command", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Errorf("%s does not quit", k)
+		}
+	}
+}
+
+func TestUnitsKeyIsGlobal(t *testing.T) {
+	m := fixtureModel(40, 120, 40)
+	m = update(m, keyMsg("3"))
+	m = update(m, keyMsg("u"))
+	screen := m.View()
+	for _, want := range []string{"Bandwidth · eth0 · bits", "Cur    20.3 Mbit/s", "56.9 Mbit/s"} { // curl receives 7.11 MB/s
+		if !strings.Contains(screen, want) {
+			t.Errorf("after u, the screen lacks %q:\n%s", want, screen)
+		}
+	}
+}
+
+func TestHeaderAndStatus(t *testing.T) {
+	m := NewModel(Options{Interface: "eth0", Status: []string{"no capture"}})
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	lines := strings.Split(m.View(), "\n")
+	if !strings.Contains(lines[0], "waiting for the first sample") {
+		t.Errorf("header before samples: %q", lines[0])
+	}
+	for i := 0; i <= 40; i++ {
+		m = update(m, SampleMsg{fixtureSample(i)})
+	}
+	lines = strings.Split(m.View(), "\n")
+	if !strings.HasPrefix(lines[0], " wiretop  eth0 ") || !strings.HasSuffix(lines[0], "up 40s  09:27:33 ") {
+		t.Errorf("header %q", lines[0])
+	}
+	if want := " no capture · TCP per process from tcp_info · own processes only (not root)"; !strings.HasPrefix(lines[1], want) {
+		t.Errorf("status %q, want %q", lines[1], want)
+	}
+
+	s := fixtureSample(41)
+	s.Errors = []error{errors.New("read /proc/net/netstat: permission denied")}
+	s.Status.AllProcesses = true
+	m = update(m, SampleMsg{s})
+	m = update(m, StatusMsg{Lines: []string{"capture on eth0", "filter: tcp"}})
+	m = update(m, SamplerStoppedMsg{})
+	m = update(m, tea.WindowSizeMsg{Width: 250, Height: 70}) // room for the whole status line
+	status := strings.Split(m.View(), "\n")[1]
+	if want := " ⚠ sampler stopped · read /proc/net/netstat: permission denied · capture on eth0 · filter: tcp"; !strings.HasPrefix(status, want) {
+		t.Errorf("status %q, want the failures first: %q", status, want)
+	}
+	for _, want := range []string{"TCP per process from tcp_info", "all processes"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status %q lacks %q", status, want)
+		}
+	}
+	if strings.Contains(status, "no capture") {
+		t.Errorf("StatusMsg did not replace the notes: %q", status)
+	}
+}
+
+func TestDescribeStatus(t *testing.T) {
+	for _, tc := range []struct {
+		in   sampler.Status
+		want string
+	}{
+		{sampler.Status{}, ""},
+		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, AllProcesses: true}, "TCP per process from tcp_info, all processes"},
+		{sampler.Status{SocketSource: "sock_diag"}, "TCP per process from tcp_info, no socket-destroy events, own processes only (not root)"},
+		{sampler.Status{SocketSource: "proc", Notes: []string{"netns: 2 namespaces"}}, "sockets from /proc: no bytes per process, own processes only (not root), netns: 2 namespaces"},
+		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "all"}, "TCP per process from tcp_info, all processes"},
+		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "partial"}, "TCP per process from tcp_info, some processes hide their sockets"},
+		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "own-uid", AllProcesses: true}, "TCP per process from tcp_info, own processes only (not root)"},
+	} {
+		if got := strings.Join(describeStatus(tc.in), ", "); got != tc.want {
+			t.Errorf("describeStatus(%+v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestTooSmall(t *testing.T) {
+	for _, size := range [][2]int{{59, 30}, {100, 15}} {
+		m := fixtureModel(2, size[0], size[1])
+		screen := m.View()
+		if !strings.Contains(screen, "needs at least 60x16") || !strings.Contains(screen, fmt.Sprintf("too small: %dx%d", size[0], size[1])) {
+			t.Errorf("%v:\n%s", size, screen)
+		}
+		checkScreen(t, screen, size[0], size[1])
+	}
+	if screen := fixtureModel(2, 60, 16).View(); strings.Contains(screen, "at least") {
+		t.Errorf("60x16 is large enough:\n%s", screen)
+	}
+}
+
+// checkScreen fails unless the screen has exactly h lines, none wider than w.
+func checkScreen(t *testing.T, screen string, w, h int) {
+	t.Helper()
+	lines := strings.Split(screen, "\n")
+	if len(lines) != h {
+		t.Errorf("%dx%d: %d lines", w, h, len(lines))
+	}
+	for i, l := range lines {
+		if width(l) > w {
+			t.Errorf("%dx%d: line %d is %d cells wide: %q", w, h, i, width(l), l)
+		}
+	}
+}
+
+// No line of the screen is wider than the terminal, and the screen fills its height exactly,
+// at the common sizes, whichever pane has focus, with the full help open or not.
+func TestScreenFitsTerminal(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {250, 70}, {60, 16}, {110, 30}} {
+		for _, keys := range [][]string{{}, {"2"}, {"3"}, {"?"}, {"3", "?", "u"}} {
+			t.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], strings.Join(keys, "")), func(t *testing.T) {
+				m := fixtureModel(40, size[0], size[1])
+				for _, k := range keys {
+					m = update(m, keyMsg(k))
+				}
+				checkScreen(t, m.View(), size[0], size[1])
+			})
+		}
+	}
+	// and before the first sample
+	m := NewModel(Options{})
+	m = update(m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	checkScreen(t, m.View(), 80, 24)
+}
+
+// The model reads Options.Samples itself: each sample re-arms the reader, and a closed
+// channel shows in the status line.
+func TestSamplesChannel(t *testing.T) {
+	ch := make(chan *sampler.Sample, 2)
+	m := NewModel(Options{Samples: ch, Interface: "eth0"})
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	cmd := m.Init()
+	ch <- fixtureSample(0)
+	ch <- fixtureSample(1)
+	for i := 0; i < 2; i++ {
+		msg := run(cmd)
+		if _, ok := msg.(chanSampleMsg); !ok {
+			t.Fatalf("read %T, want a sample", msg)
+		}
+		var next tea.Model
+		next, cmd = m.Update(msg)
+		m = next.(Model)
+		if cmd == nil {
+			t.Fatal("no command after a sample: the channel is not read again")
+		}
+	}
+	if !strings.Contains(m.View(), "09:26:54") {
+		t.Error("the second sample's clock is not shown")
+	}
+	close(ch)
+	msg := run(cmd)
+	if _, ok := msg.(SamplerStoppedMsg); !ok {
+		t.Fatalf("closed channel gave %T", msg)
+	}
+	m = update(m, msg)
+	if !strings.Contains(m.View(), "sampler stopped") {
+		t.Error("a closed channel is not reported")
+	}
+}
+
+// run executes cmd as Bubble Tea would and returns the first message that is not nil,
+// descending into batches.
+func run(cmd tea.Cmd) tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	msg := cmd()
+	if batch, ok := msg.(tea.BatchMsg); ok {
+		for _, c := range batch {
+			if m := run(c); m != nil {
+				return m
+			}
+		}
+		return nil
+	}
+	return msg
+}
+
+// TestScreenGolden runs the whole program at 120x40 on fixed samples through Options.Samples
+// and compares the final screen with testdata/TestScreenGolden.golden. Regenerate with
+// go test ./ui -run TestScreenGolden -update
+func TestScreenGolden(t *testing.T) {
+	ch := make(chan *sampler.Sample, 64)
+	for i := 0; i <= 40; i++ {
+		ch <- fixtureSample(i)
+	}
+	m := NewModel(Options{Samples: ch, Interface: "eth0", Status: []string{"no capture"}, Interval: time.Second})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		return bytes.Contains(b, []byte("09:27:33")) // the clock of the last sample
+	}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	tm.Send(keyMsg("q"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(Model)
+	screen := final.View()
+	checkScreen(t, screen, 120, 40)
+	golden.RequireEqual(t, []byte(screen))
+}
+
+// BenchmarkViewManyProcesses renders the whole 120x40 screen with the processes pane
+// focused; the sub-benchmarks compare 50 processes with 10,000, which should cost about the
+// same since only the rows in sight are formatted.
+func BenchmarkViewManyProcesses(b *testing.B) {
+	for _, n := range []int{50, 10_000} {
+		b.Run(fmt.Sprintf("procs=%d", n), func(b *testing.B) {
+			m := NewModel(Options{Interface: "all", Interval: time.Second})
+			m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+			m = update(m, keyMsg("3"))
+			for i := 0; i <= 2; i++ {
+				m = update(m, SampleMsg{manySample(i, n)})
+			}
+			if !strings.Contains(m.View(), fmt.Sprintf("Processes · %d ", n)) {
+				b.Fatalf("the table does not hold %d processes", n)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
+	}
+}
