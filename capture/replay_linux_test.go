@@ -195,7 +195,7 @@ func TestReplayIntervals(t *testing.T) {
 		}
 	}
 	bs := res.batches
-	if !bs[0].Start.Equal(first.Truncate(2*time.Second)) {
+	if !bs[0].Start.Equal(first.Truncate(2 * time.Second)) {
 		t.Errorf("first batch starts at %v, the file at %v", bs[0].Start, first)
 	}
 	intervals := 0
