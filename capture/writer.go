@@ -34,9 +34,12 @@ func newPcapWriter(path string, dlt, snaplen int) (*pcapWriter, error) {
 		return nil, fmt.Errorf("write pcap: %w", err)
 	}
 	// An existing file keeps its mode through O_TRUNC: packets are private.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write pcap: %w", err)
+	// (Not for a device or a pipe, such as /dev/stdout.)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() != 0o600 {
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write pcap: %w", err)
+		}
 	}
 	bw := bufio.NewWriterSize(f, 256<<10)
 	pw := pcapgo.NewWriterNanos(bw)
