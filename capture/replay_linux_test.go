@@ -80,7 +80,7 @@ func replay(t *testing.T, opts Options, setup func(*Capture)) *runResult {
 }
 
 // drive runs c to its end with a small channel and a reader.
-func drive(t *testing.T, c *Capture) *runResult {
+func drive(t testing.TB, c *Capture) *runResult {
 	t.Helper()
 	out := make(chan *Batch, 64)
 	done := make(chan error, 1)
