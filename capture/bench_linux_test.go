@@ -3,7 +3,6 @@
 package capture
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,16 +42,6 @@ func loadPackets(tb testing.TB, file string) ([]testPacket, int) {
 		tb.Fatalf("no packets in %s", file)
 	}
 	return pkts, int(h.LinkType())
-}
-
-// newTestLoop builds the loop of a capture without running it, for driving
-// loop.packet directly.
-func newTestLoop(c *Capture) *loop {
-	return &loop{
-		c: c, ctx: context.Background(), lk: c.lk,
-		table: newFlowTable(c.opts.FlowCap),
-		ring:  newPacketRing(c.opts.RingSize, ringDataCap),
-	}
 }
 
 // vmMatcher runs libpcap's compiled program in golang.org/x/net/bpf's

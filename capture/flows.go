@@ -19,7 +19,7 @@ import (
 // interval counters) fills the first 64-byte cache line; the second (flags,
 // first and last seen) is its neighbour, which the CPU fetches with it.
 type flowTable struct {
-	slots   []int32 // index into entries, -1 when empty
+	slots   []uint64 // hash tag<<32 | entry index+1; 0 when empty
 	mask    uint64
 	entries []flowEntry
 	free    []int32 // unused entry indices (a stack)
@@ -96,14 +96,11 @@ func newFlowTable(capacity int) *flowTable {
 		nslots <<= 1
 	}
 	t := &flowTable{
-		slots:   make([]int32, nslots),
+		slots:   make([]uint64, nslots),
 		mask:    uint64(nslots - 1),
 		entries: make([]flowEntry, capacity),
 		free:    make([]int32, capacity),
 		dirty:   make([]int32, 0, capacity),
-	}
-	for i := range t.slots {
-		t.slots[i] = -1
 	}
 	for i := range t.free {
 		t.free[i] = int32(capacity - 1 - i)
@@ -135,17 +132,22 @@ func (t *flowTable) hash(k *fkey) uint64 {
 func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts int64) {
 	fk := toFkey(k)
 	h := t.hash(&fk)
+	tag := h >> 32
 	i := h & t.mask
 	var e *flowEntry
 	idx := int32(-1)
 	for {
 		s := t.slots[i]
-		if s < 0 {
+		if s == 0 {
 			break
 		}
-		if c := &t.entries[s]; c.key.equal(&fk) {
-			e, idx = c, s
-			break
+		// The tag spares reading the entries of other flows: a probe
+		// touches one cache line of the slot array, not one per flow.
+		if s>>32 == tag {
+			if c := &t.entries[int32(s)-1]; c.key.equal(&fk) {
+				e, idx = c, int32(s)-1
+				break
+			}
 		}
 		i = (i + 1) & t.mask
 	}
@@ -165,7 +167,7 @@ func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts
 		}
 		idx = t.free[len(t.free)-1]
 		t.free = t.free[:len(t.free)-1]
-		t.slots[i] = idx
+		t.slots[i] = tag<<32 | uint64(idx+1)
 		e = &t.entries[idx]
 		*e = flowEntry{key: fk, used: true, first: ts, last: ts}
 		t.n++
@@ -196,22 +198,22 @@ func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts
 func (t *flowTable) remove(idx int32) {
 	e := &t.entries[idx]
 	i := t.hash(&e.key) & t.mask
-	for t.slots[i] != idx {
+	for uint32(t.slots[i]) != uint32(idx+1) {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i] = -1
+	t.slots[i] = 0
 	j := i
 	for {
 		j = (j + 1) & t.mask
 		s := t.slots[j]
-		if s < 0 {
+		if s == 0 {
 			break
 		}
-		k := t.hash(&t.entries[s].key) & t.mask
+		k := t.hash(&t.entries[int32(s)-1].key) & t.mask
 		// Move s back to i when its home k is not cyclically in (i, j].
 		if (i <= j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
 			t.slots[i] = s
-			t.slots[j] = -1
+			t.slots[j] = 0
 			i = j
 		}
 	}
