@@ -135,7 +135,8 @@ func copyFile(src, dst string, mode os.FileMode) error {
 
 // TestDamagedFiles: a truncated or corrupt capture sends what it could read
 // (what tcpdump reads too) and ends with an error wrapping ErrBadFile with
-// libpcap's text; a file that is not a capture fails at Open.
+// pcapgo's text; a file that is not a capture fails at Open, with libpcap's
+// text.
 func TestDamagedFiles(t *testing.T) {
 	needTool(t, "tcpdump")
 	dir := t.TempDir()
@@ -162,10 +163,10 @@ func TestDamagedFiles(t *testing.T) {
 		data []byte
 		msg  string // in the error
 	}{
-		{"cut-in-data.pcap", cutData, "truncated dump file; tried to read"},
-		{"cut-in-header.pcap", cutHeader, "truncated dump file; tried to read 16 header bytes"},
-		{"cut.pcapng", ng[:3000], "truncated pcapng dump file"},
-		{"bad-caplen.pcap", corrupt, "invalid packet capture length"},
+		{"cut-in-data.pcap", cutData, "truncated (unexpected end of file)"},
+		{"cut-in-header.pcap", cutHeader, "truncated (unexpected end of file)"},
+		{"cut.pcapng", ng[:3000], "truncated (unexpected end of file)"},
+		{"bad-caplen.pcap", corrupt, "capture length exceeds snap length: 2147483647 > 256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name)

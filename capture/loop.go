@@ -204,6 +204,9 @@ func (l *loop) runReplay() error {
 			}
 			break
 		}
+		if l.c.base != nil && !l.c.base.Matches(ci, data) {
+			continue
+		}
 		ts := ci.Timestamp
 		if !started {
 			started = true
