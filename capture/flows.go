@@ -131,7 +131,40 @@ func (t *flowTable) hash(k *fkey) uint64 {
 // from the local endpoint.
 func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts int64) {
 	fk := toFkey(k)
-	h := t.hash(&fk)
+	t.accountKey(&fk, t.hash(&fk), tx, wireLen, flags, ts)
+}
+
+// touch loads the slots, then the entries, that the packets of a batch
+// will use, one independent load after the other, so that their cache
+// misses overlap instead of costing one memory latency per packet each. It
+// returns a sum only so that the loads are not optimised away.
+func (t *flowTable) touch(acct []acctPacket) (sink uint64) {
+	for i := range acct {
+		a := &acct[i]
+		a.slot = t.slots[a.h&t.mask]
+		sink += a.slot
+	}
+	for i := range acct {
+		if s := acct[i].slot; s != 0 && s>>32 == acct[i].h>>32 {
+			sink += t.entries[int32(s)-1].key[0]
+		}
+	}
+	return sink
+}
+
+// acctPacket is a packet waiting to be accounted (see loop.packet).
+type acctPacket struct {
+	k     fkey
+	h     uint64
+	slot  uint64
+	wire  uint64
+	ts    int64
+	tx    bool
+	flags uint8
+}
+
+// accountKey is account with the key converted and hashed.
+func (t *flowTable) accountKey(fk *fkey, h uint64, tx bool, wireLen uint64, flags uint8, ts int64) {
 	tag := h >> 32
 	i := h & t.mask
 	var e *flowEntry
@@ -144,7 +177,7 @@ func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts
 		// The tag spares reading the entries of other flows: a probe
 		// touches one cache line of the slot array, not one per flow.
 		if s>>32 == tag {
-			if c := &t.entries[int32(s)-1]; c.key.equal(&fk) {
+			if c := &t.entries[int32(s)-1]; c.key.equal(fk) {
 				e, idx = c, int32(s)-1
 				break
 			}
@@ -169,7 +202,7 @@ func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts
 		t.free = t.free[:len(t.free)-1]
 		t.slots[i] = tag<<32 | uint64(idx+1)
 		e = &t.entries[idx]
-		*e = flowEntry{key: fk, used: true, first: ts, last: ts}
+		*e = flowEntry{key: *fk, used: true, first: ts, last: ts}
 		t.n++
 	}
 	if e.rxP|e.txP|e.rxPH|e.txPH == 0 {
