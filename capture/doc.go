@@ -69,8 +69,9 @@
 // send is tried again at the next interval. At the end of a replay the last,
 // partial interval is sent as well (Run waits for room for it). A replay is
 // paced by the file's timestamps at Options.Speed (1 real time, 10 ten times
-// faster), or runs as fast as it can (0); a long silence in the file is sent
-// as empty batches, one per interval, up to an hour of them, then as one.
+// faster), or runs as fast as it can (0). A silence in the file is sent as
+// empty batches, one per interval; one longer than 3600 intervals as a
+// single empty batch spanning it.
 //
 // # The two filters
 //
