@@ -111,6 +111,7 @@ func TestNoPermission(t *testing.T) {
 		t.Fatalf("helper as nobody: %v\n%s", err, out)
 	}
 	want := "uid=65534 err=capture on lo: " + ErrPermission.Error()
+	t.Logf("as nobody: %s", strings.TrimSpace(strings.Split(string(out), "\n")[0]))
 	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "is=true") {
 		t.Errorf("helper as nobody printed:\n%s\nwant a line starting %q and is=true", out, want)
 	}

@@ -54,7 +54,7 @@ else
 		s=$(date +%s.%N)
 		for _ in $(seq "$n"); do "$@" >/dev/null 2>&1; done
 		e=$(date +%s.%N)
-		echo "($e - $s) / $n" | bc -l
+		awk -v s="$s" -v e="$e" -v n="$n" 'BEGIN { print (e - s) / n }'
 	}
 	# shellcheck disable=SC2086
 	wt=$(timeit "$RUNS" $WT)
