@@ -317,24 +317,30 @@ func (st *State) evict() {
 	}
 	cands := st.evictBuf[:0]
 	cutoff := st.last.Add(-st.opts.TalkerIdle)
+	nidle := 0
 	for _, t := range st.list {
 		if t.RxBytes+t.TxBytes != 0 || t.RxPackets+t.TxPackets != 0 {
 			continue
 		}
-		if idle && t.Last.Before(cutoff) && !t.inRecent {
-			st.drop(t)
-			continue
-		}
 		cands = append(cands, t)
+		if idle && t.Last.Before(cutoff) && !t.inRecent {
+			// idle ones first (drop reorders st.list: not while ranging over it)
+			cands[nidle], cands[len(cands)-1] = cands[len(cands)-1], cands[nidle]
+			nidle++
+		}
 	}
+	for _, t := range cands[:nidle] {
+		st.drop(t)
+	}
+	cands = cands[nidle:]
 	if n := len(st.list) - low; n > 0 && len(st.list) >= high {
 		slices.SortFunc(cands, func(a, b *talker) int { return a.Last.Compare(b.Last) })
 		for _, t := range cands[:min(n, len(cands))] {
 			st.drop(t)
 		}
 	}
-	clear(cands)
-	st.evictBuf = cands[:0]
+	clear(st.evictBuf[:cap(st.evictBuf)])
+	st.evictBuf = st.evictBuf[:0]
 }
 
 // drop removes t from the table, folding its session totals into the overflow row.
