@@ -292,7 +292,7 @@ func TestTalkersQuery(t *testing.T) {
 	p := pairs[0]
 	want := Talker{Key: capture.FlowKey{Local: p.Key.Local, Remote: p.Key.Remote}, Proto: MixedProto,
 		RxBytes: 4000, RxPackets: 40, RxTotal: 90000 + 6000 + 3000, RxPacketsTotal: 900 + 60 + 30,
-		Rx: [3]float64{(1000 + 1000 + 3000) / 2.0, (90000 + 6000 + 3000) / 6.0, (90000 + 6000 + 3000) / 6.0},
+		Rx:    [3]float64{(1000 + 1000 + 3000) / 2.0, (90000 + 6000 + 3000) / 6.0, (90000 + 6000 + 3000) / 6.0},
 		First: t0, Last: t0.Add(5*time.Second + 500*time.Millisecond)}
 	if p.Key.Local.String() != "198.18.60.1:0" || p.Key.Remote.String() != "198.18.60.2:0" {
 		t.Errorf("pair key = %v", p.Key)
