@@ -125,27 +125,53 @@ func (r *winRing) push(tick uint32, rx, tx uint64, horizon uint32) {
 	r.n++
 }
 
-// since returns the bytes of the entries with a tick after from.
-func (r *winRing) since(from uint32) (rx, tx uint64) {
-	// the first entry after from: entries [0, i) are at or before it
-	i, j := 0, r.n
-	for i < j {
-		h := int(uint(i+j) >> 1)
+// firstAfter returns the index of the first entry in [lo, hi) with a tick after from (hi
+// when none), by binary search: ticks are sorted.
+func (r *winRing) firstAfter(from uint32, lo, hi int) int {
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
 		if r.at(h).tick <= from {
-			i = h + 1
+			lo = h + 1
 		} else {
-			j = h
+			hi = h
 		}
 	}
-	if i == r.n {
-		return 0, 0
+	return lo
+}
+
+// sinceAll returns the bytes of the entries after each of from, which must not decrease
+// from window to window (from[0] >= from[1] >= from[2]: nested windows). The shortest
+// window is found by a short scan from the newest entry, the others by binary search
+// inside what is left, so that a busy talker's ring is touched in few cache lines.
+func (r *winRing) sinceAll(from [3]uint32) (rx, tx [3]uint64) {
+	i := r.n
+	for i > 0 && i > r.n-4 && r.at(i-1).tick > from[0] {
+		i--
 	}
-	bx, btx := r.baseRx, r.baseTx
-	if i > 0 {
-		p := r.at(i - 1)
-		bx, btx = p.rx, p.tx
+	if i > 0 && i == r.n-4 && r.at(i-1).tick > from[0] {
+		i = r.firstAfter(from[0], 0, i)
 	}
-	return r.cumRx - bx, r.cumTx - btx
+	idx := [3]int{i}
+	for w := 1; w < 3; w++ {
+		switch {
+		case idx[w-1] == 0 || r.at(0).tick > from[w]:
+			idx[w] = 0
+		default:
+			idx[w] = r.firstAfter(from[w], 0, idx[w-1])
+		}
+	}
+	for w, i := range idx {
+		if i == r.n {
+			continue
+		}
+		bx, btx := r.baseRx, r.baseTx
+		if i > 0 {
+			p := r.at(i - 1)
+			bx, btx = p.rx, p.tx
+		}
+		rx[w], tx[w] = r.cumRx-bx, r.cumTx-btx
+	}
+	return rx, tx
 }
 
 func (r *winRing) release() { *r = winRing{} }
@@ -204,19 +230,22 @@ func (d *durRing) spans() (k [3]int, el [3]time.Duration) {
 
 // rates computes t's window rates at tick now.
 func (t *talker) rates(now uint32, k [3]int, el [3]time.Duration, ivals *durRing) {
+	var from [3]uint32
+	span := el
 	for w := range Windows {
-		from := now - uint32(k[w]) // entries with tick > from are inside the window
-		span := el[w]
-		if t.ring.dropped > from {
+		from[w] = now - uint32(k[w]) // entries with tick > from are inside the window
+		if t.ring.dropped > from[w] {
 			// the ring no longer holds the whole window: average over what it covers
-			from = t.ring.dropped
-			span = ivals.sum(int(now - from))
+			from[w] = t.ring.dropped
+			span[w] = ivals.sum(int(now - from[w]))
 		}
-		rx, tx := t.ring.since(from)
+	}
+	rx, tx := t.ring.sinceAll(from)
+	for w := range Windows {
 		t.Rx[w], t.Tx[w] = 0, 0
-		if secs := span.Seconds(); secs > 0 {
-			t.Rx[w] = float64(rx) / secs
-			t.Tx[w] = float64(tx) / secs
+		if secs := span[w].Seconds(); secs > 0 {
+			t.Rx[w] = float64(rx[w]) / secs
+			t.Tx[w] = float64(tx[w]) / secs
 		}
 	}
 }

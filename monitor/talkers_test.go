@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -333,5 +334,58 @@ func TestPacketRing(t *testing.T) {
 	}
 	if c := st.Capture(); !c.On || c.Matched != 7 || c.MatchedTotal != 7 || c.Batches != 2 {
 		t.Errorf("capture = %+v", c)
+	}
+}
+
+// TestWinRingSinceAll checks the nested window search against a plain sum over the ticks
+// pushed, on rings of every size with gaps, trimming and drops (a fixed random sequence).
+func TestWinRingSinceAll(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	type pt struct {
+		tick   uint32
+		rx, tx uint64
+	}
+	drops := 0
+	for run := 0; run < 200; run++ {
+		var r winRing
+		var all []pt
+		tick := uint32(0)
+		horizon := uint32(0)
+		steps := 1 + rng.IntN(400)
+		for step := 0; step < steps; step++ {
+			tick += 1 + uint32(rng.IntN(3))
+			if run%2 == 1 && rng.IntN(4) == 0 && tick > 60 { // even runs fill the ring: drops
+				horizon = tick - 60
+			}
+			p := pt{tick, uint64(rng.IntN(1000)), uint64(rng.IntN(10))}
+			r.push(p.tick, p.rx, p.tx, horizon)
+			all = append(all, p)
+		}
+		// what the ring still covers: after the horizon and after the newest drop
+		floor := max(horizon, r.dropped)
+		a := uint32(rng.IntN(int(tick) + 2))
+		b := a + uint32(rng.IntN(20))
+		c := b + uint32(rng.IntN(20))
+		from := [3]uint32{max(c, floor), max(b, floor), max(a, floor)}
+		var want [3][2]uint64
+		for w := range from {
+			for _, p := range all {
+				if p.tick > from[w] && p.tick > floor {
+					want[w][0] += p.rx
+					want[w][1] += p.tx
+				}
+			}
+		}
+		if r.dropped > 0 {
+			drops++
+		}
+		rx, tx := r.sinceAll(from)
+		got := [3][2]uint64{{rx[0], tx[0]}, {rx[1], tx[1]}, {rx[2], tx[2]}}
+		if got != want {
+			t.Fatalf("run %d: from %v (floor %d, n %d): got %v, want %v", run, from, floor, r.n, got, want)
+		}
+	}
+	if drops < 20 {
+		t.Errorf("only %d runs filled the ring: the drop path is hardly tested", drops)
 	}
 }
