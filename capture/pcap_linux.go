@@ -146,8 +146,26 @@ func liveError(iface string, err error) error {
 	return fmt.Errorf("capture on %s: %s", iface, msg)
 }
 
-// compileFilter compiles a packet filter for user space with libpcap.
+// compileFilter compiles a packet filter with libpcap for the link type,
+// to run in user space in bpfProg. A program the interpreter does not accept
+// (none that pcap_compile emits, so far) runs in libpcap through cgo.
 func compileFilter(dlt int, expr string) (matcher, error) {
+	ins, err := pcap.CompileBPFFilter(layers.LinkType(dlt), WriteSnaplen, expr)
+	if err != nil {
+		return nil, badFilter(expr, err)
+	}
+	prog := make([]bpfInsn, len(ins))
+	for i, in := range ins {
+		prog[i] = bpfInsn{code: in.Code, jt: in.Jt, jf: in.Jf, k: in.K}
+	}
+	if p, err := newBPFProg(prog); err == nil {
+		return p, nil
+	}
+	return compileFilterCgo(dlt, expr)
+}
+
+// compileFilterCgo compiles a packet filter run by pcap_offline_filter.
+func compileFilterCgo(dlt int, expr string) (matcher, error) {
 	b, err := pcap.NewBPF(layers.LinkType(dlt), WriteSnaplen, expr)
 	if err != nil {
 		return nil, badFilter(expr, err)

@@ -152,7 +152,8 @@ func ifaceRecord(name string, rx, tx uint64, p *sampler.IfaceDelta, secs float64
 
 // StatusRecord returns the status of the latest sample in its JSON form. Extra notes (such
 // as why capture is off) are appended. Capture is on (and processes come from "pcap") when
-// capture says so or the state's capture is on (Options.Capture, or a batch was applied).
+// capture says so or the state's capture is on (Options.Capture, or a batch was applied);
+// in a replay (Options.Replay) the process source is "none".
 func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 	s := st.status
 	r := StatusRecord{
@@ -163,10 +164,16 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 		DestroyEvents: s.DestroyEvents,
 		Notes:         append(append([]string(nil), s.Notes...), extra...),
 	}
-	if capture || st.CaptureOn() {
+	switch {
+	case st.opts.Replay:
+		// a replayed file's flows belong to no process of this host
+		r.Capture = true
+		r.ProcessSource = "none"
+		r.Notes = append(r.Notes, "replay: flows are not attributed to processes")
+	case capture || st.CaptureOn():
 		r.Capture = true
 		r.ProcessSource = "pcap"
-	} else if s.SocketSource != "sock_diag" {
+	case s.SocketSource != "sock_diag":
 		r.ProcessSource = "none"
 	}
 	if r.ProcessScope == "" {

@@ -45,7 +45,7 @@ func TestReplayClockAndInterface(t *testing.T) {
 	if d := cmp.Diff(wantCap, rec.Capture); d != "" {
 		t.Errorf("capture (-want +got):\n%s", d)
 	}
-	if rec.Status.ProcessSource != "pcap" || !rec.Status.Capture {
+	if rec.Status.ProcessSource != "none" || !rec.Status.Capture {
 		t.Errorf("status = %+v", rec.Status)
 	}
 	if rec.Unattributed != (CountsRecord{RxBytes: 2100, TxBytes: 400}) {

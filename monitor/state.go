@@ -141,7 +141,8 @@ type State struct {
 	itick                 uint32 // tick of the latest closed interval for window rings
 	captured, capturedTot Counts
 	evicted               int
-	evictBuf, selBuf      []*talker
+	evictBuf              []*talker
+	rankBuf               []ranked
 	version               uint64 // changes with every mutation, for caches
 	pairs                 []*talker
 	pairStore             []talker

@@ -62,10 +62,12 @@ type talker struct {
 	search  string // lowercased text for TalkerQuery.Filter, built when first needed
 }
 
-// winPoint is what a talker did in one closed interval (tick).
+// winPoint is a talker's ring entry for one closed interval (tick) in which it moved bytes:
+// the ring's cumulative byte counts up to and including that interval, so that the bytes of
+// any window are a difference found by binary search.
 type winPoint struct {
 	tick   uint32
-	rx, tx uint64
+	rx, tx uint64 // cumulative since the ring was last empty
 }
 
 // maxRing bounds a talker's window ring: it holds only the intervals in which the talker
@@ -77,41 +79,73 @@ const maxRing = 128
 // maxIntervals bounds the durations of closed intervals kept for the windows.
 const maxIntervals = 512
 
-// winRing is a growable circular buffer of winPoints, oldest first, sorted by tick. It
-// starts small and is released when the talker falls out of every window, so memory
-// follows the talkers that are active, not every talker of the table.
+// winRing is a growable circular buffer of winPoints (its length a power of two), oldest
+// first, sorted by tick. It starts small and is released when the talker falls out of every
+// window, so memory follows the talkers that are active, not every talker of the table.
 type winRing struct {
-	buf     []winPoint
-	head, n int
-	dropped uint32 // tick of the newest entry dropped because the ring was full (0: none)
+	buf            []winPoint
+	head, n        int
+	baseRx, baseTx uint64 // cumulative counts before the oldest entry
+	cumRx, cumTx   uint64 // cumulative counts of the newest entry
+	dropped        uint32 // tick of the newest entry dropped because the ring was full (0: none)
 }
 
-func (r *winRing) at(i int) *winPoint { return &r.buf[(r.head+i)%len(r.buf)] }
+func (r *winRing) at(i int) *winPoint { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
 
-// push appends the interval tick, first dropping entries at or before horizon.
+// popFront drops the oldest entry, its counts becoming the base.
+func (r *winRing) popFront() {
+	p := r.at(0)
+	r.baseRx, r.baseTx = p.rx, p.tx
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.n--
+}
+
+// push records the bytes of interval tick, first dropping entries at or before horizon
+// (outside every window).
 func (r *winRing) push(tick uint32, rx, tx uint64, horizon uint32) {
 	for r.n > 0 && r.at(0).tick <= horizon {
-		r.head = (r.head + 1) % len(r.buf)
-		r.n--
+		r.popFront()
 	}
-	if r.n == len(r.buf) {
-		if len(r.buf) < maxRing {
-			nb := make([]winPoint, min(max(2*len(r.buf), 4), maxRing))
-			for i := 0; i < r.n; i++ {
-				nb[i] = *r.at(i)
-			}
-			r.buf, r.head = nb, 0
+	switch {
+	case len(r.buf) == 0:
+		r.buf = make([]winPoint, 4)
+	case r.n == len(r.buf) && len(r.buf) < maxRing:
+		nb := make([]winPoint, 2*len(r.buf))
+		for i := 0; i < r.n; i++ {
+			nb[i] = *r.at(i)
+		}
+		r.buf, r.head = nb, 0
+	case r.n == len(r.buf):
+		r.dropped = r.at(0).tick
+		r.popFront()
+	}
+	r.cumRx += rx
+	r.cumTx += tx
+	*r.at(r.n) = winPoint{tick, r.cumRx, r.cumTx}
+	r.n++
+}
+
+// since returns the bytes of the entries with a tick after from.
+func (r *winRing) since(from uint32) (rx, tx uint64) {
+	// the first entry after from: entries [0, i) are at or before it
+	i, j := 0, r.n
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if r.at(h).tick <= from {
+			i = h + 1
 		} else {
-			r.dropped = r.at(0).tick
-			r.head = (r.head + 1) % len(r.buf)
-			r.n--
+			j = h
 		}
 	}
-	if len(r.buf) == 0 {
-		r.buf = make([]winPoint, 4)
+	if i == r.n {
+		return 0, 0
 	}
-	*r.at(r.n) = winPoint{tick, rx, tx}
-	r.n++
+	bx, btx := r.baseRx, r.baseTx
+	if i > 0 {
+		p := r.at(i - 1)
+		bx, btx = p.rx, p.tx
+	}
+	return r.cumRx - bx, r.cumTx - btx
 }
 
 func (r *winRing) release() { *r = winRing{} }
@@ -178,15 +212,7 @@ func (t *talker) rates(now uint32, k [3]int, el [3]time.Duration, ivals *durRing
 			from = t.ring.dropped
 			span = ivals.sum(int(now - from))
 		}
-		var rx, tx uint64
-		for i := t.ring.n - 1; i >= 0; i-- {
-			p := t.ring.at(i)
-			if p.tick <= from {
-				break
-			}
-			rx += p.rx
-			tx += p.tx
-		}
+		rx, tx := t.ring.since(from)
 		t.Rx[w], t.Tx[w] = 0, 0
 		if secs := span.Seconds(); secs > 0 {
 			t.Rx[w] = float64(rx) / secs
@@ -402,7 +428,8 @@ type TalkerQuery struct {
 
 // Talkers returns copies of the talkers that match q, ordered as it asks (ties: the session
 // total, then protocol and addresses), the overflow row included when it counted anything.
-// It only copies the rows it returns: with a Limit, the cost is one pass over the table.
+// It only copies the rows it returns: with a Limit, the cost is one pass over the table and
+// a heap of Limit rows.
 func (st *State) Talkers(q TalkerQuery) []Talker {
 	w := min(max(q.Window, 0), len(Windows)-1)
 	filter := strings.ToLower(q.Filter)
@@ -412,7 +439,7 @@ func (st *State) Talkers(q TalkerQuery) []Talker {
 	} else {
 		src = st.list
 	}
-	sel := talkerHeap{less: talkerLess(q.Sort, w), items: st.selBuf[:0]}
+	sel := rankHeap(st.rankBuf[:0])
 	consider := func(t *talker) {
 		if q.ActiveOnly && t.RxBytes+t.TxBytes+t.RxPackets+t.TxPackets == 0 {
 			return
@@ -420,16 +447,17 @@ func (st *State) Talkers(q TalkerQuery) []Talker {
 		if filter != "" && !strings.Contains(t.searchText(), filter) {
 			return
 		}
-		if q.Limit <= 0 || len(sel.items) < q.Limit {
-			sel.items = append(sel.items, t)
-			if q.Limit > 0 && len(sel.items) == q.Limit {
+		r := ranked{key: sortKey(t, q.Sort, w), total: t.RxTotal + t.TxTotal, t: t}
+		if q.Limit <= 0 || len(sel) < q.Limit {
+			sel = append(sel, r)
+			if q.Limit > 0 && len(sel) == q.Limit {
 				heap.Init(&sel)
 			}
 			return
 		}
-		// sel is a heap whose root is the smallest kept row: replace it when t is larger
-		if sel.less(t, sel.items[0]) {
-			sel.items[0] = t
+		// sel is a heap whose root is the row that sorts last: replace it when r sorts before
+		if rankCmp(&r, &sel[0]) < 0 {
+			sel[0] = r
 			heap.Fix(&sel, 0)
 		}
 	}
@@ -439,44 +467,49 @@ func (st *State) Talkers(q TalkerQuery) []Talker {
 	if o := st.overflow; o.RxTotal+o.TxTotal+o.RxPacketsTotal+o.TxPacketsTotal+o.curRxP+o.curTxP > 0 {
 		consider(o)
 	}
-	slices.SortFunc(sel.items, func(a, b *talker) int {
-		if sel.less(a, b) {
-			return -1
-		}
-		if sel.less(b, a) {
-			return 1
-		}
-		return 0
-	})
-	out := make([]Talker, len(sel.items))
-	for i, t := range sel.items {
-		out[i] = t.Talker
+	slices.SortFunc(sel, func(a, b ranked) int { return rankCmp(&a, &b) })
+	out := make([]Talker, len(sel))
+	for i := range sel {
+		out[i] = sel[i].t.Talker
 	}
-	clear(sel.items)
-	st.selBuf = sel.items[:0]
+	clear(sel)
+	st.rankBuf = sel[:0]
 	return out
 }
 
-// talkerLess returns the order of a query: a before b when a sorts first (is larger).
-func talkerLess(by TalkerSort, w int) func(a, b *talker) bool {
-	key := func(t *talker) float64 {
-		switch by {
-		case TalkerSortTotal:
-			return float64(t.RxTotal + t.TxTotal)
-		case TalkerSortLast:
-			return float64(t.RxBytes + t.TxBytes)
-		}
-		return t.Rx[w] + t.Tx[w]
+// ranked is a row being selected, with its sort keys copied out so that comparisons stay
+// in one contiguous slice.
+type ranked struct {
+	key   float64
+	total uint64
+	t     *talker
+}
+
+func sortKey(t *talker, by TalkerSort, w int) float64 {
+	switch by {
+	case TalkerSortTotal:
+		return float64(t.RxTotal + t.TxTotal)
+	case TalkerSortLast:
+		return float64(t.RxBytes + t.TxBytes)
 	}
-	return func(a, b *talker) bool {
-		if ka, kb := key(a), key(b); ka != kb {
-			return ka > kb
+	return t.Rx[w] + t.Tx[w]
+}
+
+// rankCmp orders rows largest first, then by session total, then by key.
+func rankCmp(a, b *ranked) int {
+	if a.key != b.key {
+		if a.key > b.key {
+			return -1
 		}
-		if ta, tb := a.RxTotal+a.TxTotal, b.RxTotal+b.TxTotal; ta != tb {
-			return ta > tb
-		}
-		return compareKeys(a, b) < 0
+		return 1
 	}
+	if a.total != b.total {
+		if a.total > b.total {
+			return -1
+		}
+		return 1
+	}
+	return compareKeys(a.t, b.t)
 }
 
 func compareKeys(a, b *talker) int {
@@ -492,20 +525,17 @@ func compareKeys(a, b *talker) int {
 	return cmp.Compare(a.Key.Proto, b.Key.Proto)
 }
 
-// talkerHeap is a min-heap (by the query's order) of the rows kept so far: its root is the
-// row that would be dropped first.
-type talkerHeap struct {
-	items []*talker
-	less  func(a, b *talker) bool
-}
+// rankHeap is a heap whose root is the kept row that sorts last (the first to drop).
+type rankHeap []ranked
 
-func (h *talkerHeap) Len() int           { return len(h.items) }
-func (h *talkerHeap) Less(i, j int) bool { return h.less(h.items[j], h.items[i]) }
-func (h *talkerHeap) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *talkerHeap) Push(x any)         { h.items = append(h.items, x.(*talker)) }
-func (h *talkerHeap) Pop() any {
-	x := h.items[len(h.items)-1]
-	h.items = h.items[:len(h.items)-1]
+func (h rankHeap) Len() int           { return len(h) }
+func (h rankHeap) Less(i, j int) bool { return rankCmp(&h[i], &h[j]) > 0 }
+func (h rankHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *rankHeap) Push(x any)        { *h = append(*h, x.(ranked)) }
+func (h *rankHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
 	return x
 }
 
