@@ -319,6 +319,8 @@ func (st *State) applySockets(s *sampler.Sample) {
 		}
 		if sk.PID != 0 {
 			a.pid = sk.PID
+		} else if a.pid == 0 {
+			a.pid = st.listenerPID(sk)
 		}
 		a.seen = st.tick
 		st.account(a, sk)
@@ -343,6 +345,9 @@ func (st *State) applySockets(s *sampler.Sample) {
 		} else {
 			a = &sockAcct{} // opened and closed between two dumps
 		}
+		if a.pid == 0 {
+			a.pid = st.listenerPID(sk)
+		}
 		st.account(a, sk)
 	}
 	for k, a := range st.gone {
@@ -362,6 +367,19 @@ func (st *State) applySockets(s *sampler.Sample) {
 	}
 	st.unattribTot.RxBytes += st.unattrib.RxBytes
 	st.unattribTot.TxBytes += st.unattrib.TxBytes
+}
+
+// listenerPID returns the process listening on a TCP socket's local address and port: the
+// server that accepted it. A short-lived accepted socket (an HTTP request served in a
+// millisecond) is often closed before /proc/PID/fd can show whose it was; the listener's
+// owner is, for all but servers that pass sockets between processes, the one that served it.
+// 0 when there is no such listener, or its owner is unknown too.
+func (st *State) listenerPID(sk *sampler.Socket) int {
+	if sk.Proto != sampler.ProtoTCP || sk.State == sampler.StateListen {
+		return 0
+	}
+	pid, _ := st.index.boundLookup(uint8(sk.Proto), norm(sk.Local))
+	return pid
 }
 
 // account adds what the socket's counters grew by since a was last updated.
