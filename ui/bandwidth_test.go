@@ -34,10 +34,10 @@ func checkBlock(t *testing.T, lines []string, w, h int) {
 	}
 }
 
-func newTestBandwidth(iface string) (*monitor.State, *bandwidthPane, *prefs) {
+func newTestBandwidth(iface string) (*monitor.State, *bandwidthPane, *Prefs) {
 	st := monitor.New(monitor.Options{})
-	pr := &prefs{}
-	return st, newBandwidthPane(st, NewStyles(DefaultTheme()), pr, iface, time.Second), pr
+	pr := DefaultPrefs()
+	return st, newBandwidthPane(st, NewStyles(DefaultTheme()), &pr, iface, time.Second, false), &pr
 }
 
 func TestBandwidthFiguresAndAxes(t *testing.T) {
@@ -53,7 +53,7 @@ func TestBandwidthFiguresAndAxes(t *testing.T) {
 		"Cur      508 KiB/s", "Min      127 KiB/s",
 		"   3 MiB/s┤", " 1.5 MiB/s┤", "0┤", // rx axis: a nice maximum above 2.85 MiB/s, and its half
 		" 600 KiB/s┤",    // tx axis
-		"└-47s─", "─now", // 47 one-second columns
+		"└-1m34s─", "─now", // 47 columns of two one-second intervals
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("view lacks %q:\n%s", want, out)
@@ -68,7 +68,7 @@ func TestBandwidthUnits(t *testing.T) {
 	st, p, pr := newTestBandwidth("eth0")
 	feed(st, 0, 40, p)
 	before := strings.Join(p.View(78, 20), "\n")
-	pr.bits = true
+	pr.Units = UnitsBits
 	p.Update(prefsChangedMsg{})
 	out := strings.Join(p.View(78, 20), "\n")
 	if out == before {
@@ -134,8 +134,8 @@ func TestBandwidthWaiting(t *testing.T) {
 }
 
 // The chart draws a bounded window however long the session: after ten minutes of samples, a
-// chart 40 columns wide shows the last 28 intervals (40 less the y axis), and its scale follows
-// that window, not the session's peak.
+// chart 40 columns wide shows the last 56 intervals (two per column, less the y axis), and its
+// scale follows that window, not the session's peak.
 func TestBandwidthChartWindowIsBounded(t *testing.T) {
 	st, p, _ := newTestBandwidth("eth0")
 	apply := func(i int, rx uint64) {
@@ -149,7 +149,7 @@ func TestBandwidthChartWindowIsBounded(t *testing.T) {
 	for i := 2; i <= 600; i++ {
 		apply(i, 100<<10)
 	}
-	out := strings.Join(p.chart(st.Interface("eth0").Rx, 40, 6, NewStyles(DefaultTheme()).RxChart), "\n")
+	out := strings.Join(p.chart(direction{i: 0}, 40, 6), "\n")
 	if !strings.Contains(out, " 100 KiB/s┤") {
 		t.Errorf("the axis should follow the visible window (100 KiB/s):\n%s", out)
 	}

@@ -113,9 +113,21 @@ func fixtureState(n int) *monitor.State {
 	return st
 }
 
+// fixedClock is the wall clock of the tests: a little after the last fixture sample.
+func fixedClock() time.Time { return t0.Add(45 * time.Second) }
+
+// fixtureOptions are the options of the fixture models.
+func fixtureOptions() Options {
+	return Options{Interface: "eth0", Status: []string{"no capture"}, Interval: time.Second, Clock: fixedClock}
+}
+
 // fixtureModel returns a root model of w x h cells fed with samples 0..n.
 func fixtureModel(n, w, h int) Model {
-	m := NewModel(Options{Interface: "eth0", Status: []string{"no capture"}, Interval: time.Second})
+	return fixtureModelWith(NewModel(fixtureOptions()), n, w, h)
+}
+
+// fixtureModelWith sizes m to w x h cells and feeds it samples 0..n.
+func fixtureModelWith(m Model, n, w, h int) Model {
 	m = update(m, tea.WindowSizeMsg{Width: w, Height: h})
 	for i := 0; i <= n; i++ {
 		m = update(m, SampleMsg{fixtureSample(i)})
@@ -142,11 +154,24 @@ func keyMsg(k string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyDown}
 	case "ctrl+c":
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "backspace":
+		return tea.KeyMsg{Type: tea.KeyBackspace}
+	case "space":
+		return tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}}
+	case "ctrl+w":
+		return tea.KeyMsg{Type: tea.KeyCtrlW}
+	case "left":
+		return tea.KeyMsg{Type: tea.KeyLeft}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 }
 
-// TestShowScreen prints the whole screen, for a look by eye:
+// TestShowScreen prints the whole screen, for a look by eye (WIRETOP_FIVE=1 adds placeholder
+// talkers and packets panes; WIRETOP_KEYS are pressed first, "space" for a blank):
 // WIRETOP_SHOW=120x40 go test ./ui -run TestShowScreen -v
 func TestShowScreen(t *testing.T) {
 	size := os.Getenv("WIRETOP_SHOW")
@@ -157,7 +182,11 @@ func TestShowScreen(t *testing.T) {
 	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
 		t.Fatal(err)
 	}
-	m := fixtureModel(40, w, h)
+	m := NewModel(fixtureOptions())
+	if os.Getenv("WIRETOP_FIVE") != "" {
+		m = withPlaceholders(m, 500)
+	}
+	m = fixtureModelWith(m, 40, w, h)
 	for _, k := range strings.Fields(os.Getenv("WIRETOP_KEYS")) {
 		m = update(m, keyMsg(k))
 	}

@@ -12,10 +12,10 @@ import (
 	"github.com/wiretop/wiretop/sampler"
 )
 
-func newTestProcesses() (*monitor.State, *processesPane, *prefs) {
+func newTestProcesses() (*monitor.State, *processesPane, *Prefs) {
 	st := monitor.New(monitor.Options{})
-	pr := &prefs{}
-	return st, newProcessesPane(st, NewStyles(DefaultTheme()), pr), pr
+	pr := DefaultPrefs()
+	return st, newProcessesPane(st, NewStyles(DefaultTheme()), &pr), &pr
 }
 
 // pids returns the PIDs of the table rows of a processes view, in order.
@@ -39,7 +39,7 @@ func TestProcessesTable(t *testing.T) {
 	feed(st, 0, 40, p)
 	lines := p.View(118, 10)
 	checkBlock(t, lines, 118, 10)
-	for _, col := range []string{"PID", "USER", "PROGRAM", "SENT/s▼", "RECV/s▼", "SENT", "RECV"} {
+	for _, col := range []string{"PID", "USER", "COMMAND", "SENT/s▼", "RECV/s▼", "SENT", "RECV"} {
 		if !strings.Contains(lines[0], col) {
 			t.Errorf("header %q lacks %q", lines[0], col)
 		}
@@ -83,10 +83,10 @@ func TestProcessesSortKeys(t *testing.T) {
 	}{
 		{"s", "[812 1500 4242]", "SENT/s▼", "by sent/s"},     // nginx sends most
 		{"r", "[4242 812 1500]", "RECV/s▼", "by received/s"}, // curl downloads
-		{"c", "[4242 812 1500]", "RECV▼", "by received (session)"},
+		{"m", "[4242 812 1500]", "RECV▼", "by received (session)"},
 		{"s", "[812 1500 4242]", "SENT▼", "by sent (session)"},
 		{"t", "[4242 812 1500]", "SENT▼", "by total (session)"},
-		{"c", "[4242 812 1500]", "SENT/s▼", "by total/s"},
+		{"m", "[4242 812 1500]", "SENT/s▼", "by total/s"},
 	} {
 		p.Update(keyMsg(tc.key))
 		lines := p.View(118, 10)
@@ -224,7 +224,7 @@ func TestProcessesActiveOnlyAndEmpty(t *testing.T) {
 		t.Errorf("baseline view:\n%s", out)
 	}
 	p.Update(keyMsg("a"))
-	if out := strings.Join(p.View(80, 6), "\n"); !strings.Contains(out, "no process has moved TCP bytes yet") {
+	if out := strings.Join(p.View(80, 6), "\n"); !strings.Contains(out, "no process has moved bytes yet") {
 		t.Errorf("active only, nothing active:\n%s", out)
 	}
 	if !strings.Contains(p.Title(), "active only") {
