@@ -52,7 +52,7 @@ func TestBandwidthFiguresAndAxes(t *testing.T) {
 		"Cur     2.42 MiB/s", "Max     2.85 MiB/s", "Ttl       58.9 MiB",
 		"Cur      508 KiB/s", "Min      127 KiB/s",
 		"   3 MiB/s┤", " 1.5 MiB/s┤", "0┤", // rx axis: a nice maximum above 2.85 MiB/s, and its half
-		" 600 KiB/s┤",    // tx axis
+		" 600 KiB/s┤",      // tx axis
 		"└-1m34s─", "─now", // 47 columns of two one-second intervals
 	} {
 		if !strings.Contains(out, want) {

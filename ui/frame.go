@@ -1,8 +1,8 @@
 package ui
 
 import (
-	"strings"
 	"github.com/charmbracelet/x/ansi"
+	"strings"
 )
 
 // width returns the number of cells s takes on screen, ignoring escape sequences.

@@ -110,13 +110,13 @@ type Model struct {
 	paused        bool
 	pausedAt      time.Time
 
-	status          []string
-	samplerStopped  bool
-	captureStopped  bool
-	capture         captureInfo
-	alerts          int
-	saveErr         error
-	batchErr        error
+	status         []string
+	samplerStopped bool
+	captureStopped bool
+	capture        captureInfo
+	alerts         int
+	saveErr        error
+	batchErr       error
 }
 
 // NewModel returns the root model, ready for tea.NewProgram.

@@ -77,9 +77,9 @@ type statesPane struct {
 	elapsed time.Duration // length of the last interval
 	w, h    int
 
-	states          []monitor.StateCount
-	kernel, total   sampler.KernelTCP
-	sockets         int
+	states        []monitor.StateCount
+	kernel, total sampler.KernelTCP
+	sockets       int
 }
 
 func newStatesPane(st *monitor.State, styles *Styles) *statesPane {
