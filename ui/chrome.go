@@ -29,6 +29,13 @@ func (m *Model) tooSmallView() string {
 		m.styles.Text.Render(fmt.Sprintf("wiretop needs at least %dx%d.", minWidth, minHeight)),
 		m.styles.Muted.Render("Enlarge the window, or press q to quit."),
 	}
+	if m.width < 40 { // the same, in fewer cells
+		msg = []string{
+			m.styles.Warn.Render(fmt.Sprintf("too small: %dx%d", m.width, m.height)),
+			m.styles.Text.Render(fmt.Sprintf("need %dx%d", minWidth, minHeight)),
+			m.styles.Muted.Render("q: quit"),
+		}
+	}
 	lines := make([]string, m.height)
 	top := max((m.height-len(msg))/2, 0)
 	for i, l := range msg {

@@ -162,20 +162,6 @@ func TestDescribeStatus(t *testing.T) {
 	}
 }
 
-func TestTooSmall(t *testing.T) {
-	for _, size := range [][2]int{{59, 30}, {100, 15}} {
-		m := fixtureModel(2, size[0], size[1])
-		screen := m.View()
-		if !strings.Contains(screen, "needs at least 60x16") || !strings.Contains(screen, fmt.Sprintf("too small: %dx%d", size[0], size[1])) {
-			t.Errorf("%v:\n%s", size, screen)
-		}
-		checkScreen(t, screen, size[0], size[1])
-	}
-	if screen := fixtureModel(2, 60, 16).View(); strings.Contains(screen, "at least") {
-		t.Errorf("60x16 is large enough:\n%s", screen)
-	}
-}
-
 // checkScreen fails unless the screen has exactly h lines, none wider than w.
 func checkScreen(t *testing.T, screen string, w, h int) {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -140,16 +141,34 @@ func LoadPrefs(path string) (Prefs, error) {
 	}
 	got := p
 	if _, err := toml.Decode(string(data), &got); err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return p, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
-		}
-		return p, fmt.Errorf("%s: %w", path, err)
+		line, msg := tomlError(err)
+		return p, fmt.Errorf("%s:%d: %s", path, line, msg)
 	}
 	if key, problem := got.check(); key != "" {
 		return p, fmt.Errorf("%s:%d: %s = %s", path, keyLine(data, key), key, problem)
 	}
 	return got, nil
+}
+
+// typeError matches the errors of BurntSushi/toml that are not a ParseError (a value of the
+// wrong type): "toml: line 3 (last key \"units\"): incompatible types: ...".
+var typeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// tomlError returns the line and the message of a toml decoding error (line 0 if unknown).
+func tomlError(err error) (int, string) {
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		msg := perr.Message
+		if perr.LastKey != "" && !strings.Contains(msg, perr.LastKey) {
+			msg = perr.LastKey + ": " + msg
+		}
+		return perr.Position.Line, msg
+	}
+	if m := typeError.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return line, m[2] + ": " + m[3]
+	}
+	return 0, err.Error()
 }
 
 // keyLine returns the line (from 1) of the top-level key in a TOML text, 0 if not found.
@@ -255,11 +274,8 @@ func mergePrefs(old []byte, p Prefs) ([]byte, error) {
 	vals := prefsValues(p)
 	var before map[string]any
 	if _, err := toml.Decode(string(old), &before); err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("line %d: %s (not overwriting a file that does not parse)", perr.Position.Line, perr.Message)
-		}
-		return nil, fmt.Errorf("%w (not overwriting a file that does not parse)", err)
+		line, msg := tomlError(err)
+		return nil, fmt.Errorf("line %d: %s (not overwriting a file that does not parse)", line, msg)
 	}
 	lines := []string{}
 	if len(old) > 0 {
@@ -295,10 +311,16 @@ func mergePrefs(old []byte, p Prefs) ([]byte, error) {
 		}
 	}
 	if len(add) > 0 {
-		if top < len(lines) {
+		// after the last top-level line that is not blank, keeping the blank lines (or adding
+		// one) before the first table
+		at := top
+		for at > 0 && strings.TrimSpace(lines[at-1]) == "" {
+			at--
+		}
+		if at == top && top < len(lines) {
 			add = append(add, "")
 		}
-		lines = append(lines[:top], append(add, lines[top:]...)...)
+		lines = append(lines[:at], append(add, lines[at:]...)...)
 	}
 	text := []byte(strings.Join(lines, "\n") + "\n")
 	if prefsKept(text, p, before) {

@@ -86,7 +86,7 @@ func newStatesPane(st *monitor.State, styles *Styles) *statesPane {
 	return &statesPane{
 		state: st, styles: styles,
 		keys: statesKeys{
-			Session: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "interval/session counters")),
+			Session: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "interval/session")),
 		},
 	}
 }
