@@ -74,8 +74,8 @@ func TestLoadPrefsErrorsNameFileAndLine(t *testing.T) {
 		{"units = \"furlongs\"\n", path + `:1: units = "furlongs": want "bytes", "bits"`}, // out of range
 		{"\n\nprocess_sort = \"pid\"\n", path + `:3: process_sort = "pid": want "total", "sent", "received"`},
 		{"talker_sort = \"1m\"\n", path + `:1: talker_sort = "1m": want "2s", "10s", "40s", "total"`},
-		{"units = 5\n", path + ":1: "},                                         // wrong type
-		{"interval = \"soon\"\n", path + ":1: "},                               // not a duration
+		{"units = 5\n", path + ":1: "},           // wrong type
+		{"interval = \"soon\"\n", path + ":1: "}, // not a duration
 		{"x = 1\ninterval = \"1ms\"\n", path + ":2: interval = 1ms: must be at least 10ms"},
 	} {
 		writeFile(t, path, tc.text)
