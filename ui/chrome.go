@@ -146,7 +146,11 @@ func (m *Model) captureSegs() []headerSeg {
 		segs = append(segs, headerSeg{h.Render("drops 0"), 4})
 	} else {
 		pct := 100 * float64(drops) / float64(max(c.stats.Received+c.stats.Dropped, 1))
-		segs = append(segs, headerSeg{st.HeaderWarn.Render(fmt.Sprintf("drops %s (%.1f%%)", formatCount(drops), pct)), 9})
+		share := fmt.Sprintf("%.1f%%", pct)
+		if pct < 0.05 {
+			share = "<0.1%"
+		}
+		segs = append(segs, headerSeg{st.HeaderWarn.Render(fmt.Sprintf("drops %s (%s)", formatCount(drops), share)), 9})
 	}
 	return segs
 }
@@ -222,6 +226,7 @@ func describeStatus(s sampler.Status) []string {
 func (m *Model) footer() string {
 	p := m.focused()
 	var keys []key.Binding
+	var must []key.Binding // kept when the line is too narrow for the rest
 	switch ed, ok := p.(editor); {
 	case m.showHelp:
 		keys = []key.Binding{helpKeys.Close, helpKeys.Down, m.keys.Quit}
@@ -229,8 +234,30 @@ func (m *Model) footer() string {
 		keys = p.ShortHelp()
 	default:
 		keys = append(p.ShortHelp(), m.keys.short()...)
+		must = []key.Binding{m.keys.Help, m.keys.Quit}
 	}
-	return fit(" "+m.help.ShortHelpView(keys), m.width)
+	// Drop keys from the end (the global ones, then the pane's) until the line fits; the way
+	// to the help and out stays.
+	view := m.help.ShortHelpView(keys)
+	for len(keys) > len(must) && width(view) > m.width-1 {
+		drop := len(keys) - len(must) - 1
+		for drop > 0 && slicesContainsKey(must, keys[drop]) {
+			drop--
+		}
+		keys = append(keys[:drop], keys[drop+1:]...)
+		view = m.help.ShortHelpView(keys)
+	}
+	return fit(" "+view, m.width)
+}
+
+// slicesContainsKey reports whether keys holds a binding with the same help as k.
+func slicesContainsKey(keys []key.Binding, k key.Binding) bool {
+	for _, b := range keys {
+		if b.Help() == k.Help() {
+			return true
+		}
+	}
+	return false
 }
 
 // helpKey handles a key while the help screen is shown: it scrolls, closes, or quits.

@@ -342,8 +342,8 @@ func TestUpdateDoesNotBlock(t *testing.T) {
 		m = next.(Model)
 		cmds = append(cmds, c)
 	}
-	if len(fc.calls) != 0 {
-		t.Errorf("Update called the capture: %v", fc.calls)
+	if calls := fc.called(); len(calls) != 0 {
+		t.Errorf("Update called the capture: %v", calls)
 	}
 	if _, err := os.Stat(opts.PrefsPath); err == nil {
 		t.Error("Update wrote the preferences file")
@@ -352,7 +352,7 @@ func TestUpdateDoesNotBlock(t *testing.T) {
 	for _, c := range cmds {
 		runAll(c)
 	}
-	if len(fc.calls) == 0 {
+	if len(fc.called()) == 0 {
 		t.Error("the commands did not read the capture")
 	}
 	got, err := LoadPrefs(opts.PrefsPath)

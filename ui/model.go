@@ -435,7 +435,6 @@ func (m *Model) layoutGrid() map[paneID]rect {
 
 // layout places the panes and tells each the inside size of its frame.
 func (m *Model) layout() {
-	m.help.Width = max(m.width-1, 0) // the footer starts with a blank
 	var present [numSlots]bool
 	for _, id := range m.order {
 		present[id] = true

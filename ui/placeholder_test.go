@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -71,13 +72,24 @@ func withPlaceholders(m Model, n int) Model {
 // fakeCapture is a CaptureControl with fixed answers that records the calls made to it, so
 // that tests can tell whether the model called it from Update (it must not) or from a command.
 type fakeCapture struct {
+	mu           sync.Mutex // the model calls it from commands, which run concurrently
 	calls        []string
 	packetFilter string
 	writing      string
 	stats        capture.Stats
 }
 
-func (f *fakeCapture) call(name string) { f.calls = append(f.calls, name) }
+func (f *fakeCapture) call(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name)
+}
+
+func (f *fakeCapture) called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
 
 func (f *fakeCapture) SetPacketFilter(expr string) error {
 	f.call("SetPacketFilter")

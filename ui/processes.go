@@ -26,6 +26,7 @@ type processKeys struct {
 	table                          tableKeys
 	BySent, ByRecv, ByTotal, Mode  key.Binding
 	CmdLine, Filter, Clear, Active key.Binding
+	sort                           key.Binding // s, r and t in one, for the footer
 }
 
 func newProcessKeys() processKeys {
@@ -39,6 +40,7 @@ func newProcessKeys() processKeys {
 		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		Active:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "active only")),
+		sort:    key.NewBinding(key.WithKeys("s", "r", "t"), key.WithHelp("s/r/t", "sort sent/recv/total")),
 	}
 }
 
@@ -122,7 +124,7 @@ func (p *processesPane) ShortHelp() []key.Binding {
 	if p.Editing() {
 		return []key.Binding{inputKeys.Submit, inputKeys.Cancel}
 	}
-	return []key.Binding{k.BySent, k.ByRecv, k.ByTotal, k.Mode, k.CmdLine, k.Filter}
+	return []key.Binding{k.sort, k.Filter, k.Mode, k.CmdLine}
 }
 
 // FullHelp returns all the pane's keys.
