@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +35,8 @@ type Config struct {
 	ConfigPath   string
 	ProcRoot     string // --proc-root, for tests and containers
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
+
+	speed float64 // --speed as a factor; 0 is as fast as possible
 }
 
 const usageHead = `wiretop: a terminal network monitor (bandwidth, TCP states, processes, packets)
@@ -88,21 +92,48 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	if c.Count < 0 || c.Top < 0 {
 		return c, errors.New("--count and --top take a number >= 0")
 	}
+	if c.ReplayFile != "" {
+		switch {
+		case c.NoCapture:
+			return c, errors.New("-r replays packets: it cannot go with --no-capture")
+		case c.Interface != "":
+			return c, errors.New("-r replays a file: it cannot go with -i")
+		}
+	} else if fs.Changed("speed") {
+		return c, errors.New("--speed paces a replay: it goes with -r")
+	}
+	if c.NoCapture {
+		for flag, v := range map[string]string{"-f": c.BaseFilter, "--packet-filter": c.PacketFilter, "-w": c.WriteFile} {
+			if v != "" {
+				return c, fmt.Errorf("%s needs packet capture: it cannot go with --no-capture", flag)
+			}
+		}
+	}
+	sp, err := parseSpeed(c.Speed)
+	if err != nil {
+		return c, err
+	}
+	c.speed = sp
 	return c, nil
 }
 
-// errNotYet reports a flag whose feature this build does not have yet, instead of ignoring it.
-func errNotYet(flag string) error {
-	return fmt.Errorf("%s: packet capture is not part of this build yet; use --no-capture", flag)
+// parseSpeed reads --speed: "max" (0: as fast as possible) or a factor > 0 ("1", "10", "0.5").
+func parseSpeed(s string) (float64, error) {
+	if s == "max" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("--speed %q: want max or a number > 0 (1 is real time)", s)
+	}
+	return f, nil
 }
 
 // resolve fills defaults that need the system (the default-route interface) and checks
 // what the flags name exists.
 func (c *Config) resolve() error {
-	for flag, v := range map[string]string{"-f": c.BaseFilter, "--packet-filter": c.PacketFilter, "-w": c.WriteFile, "-r": c.ReplayFile} {
-		if v != "" {
-			return errNotYet(flag)
-		}
+	if c.ReplayFile != "" {
+		return nil // the file is the source: no interface, no sampler
 	}
 	if c.Interface == "" {
 		c.Interface = defaultRouteInterface(filepath.Join(c.ProcRoot, "net", "route"))

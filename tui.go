@@ -21,7 +21,7 @@ func runTUI(ctx context.Context, cfg Config) error {
 	err = ui.Run(ctx, ui.Options{
 		Samples:   ch,
 		Interface: cfg.Interface,
-		Status:    []string{captureNote(cfg)},
+		Status:    []string{"capture: not wired into the TUI yet"},
 		Interval:  cfg.Interval,
 	})
 	cancel()

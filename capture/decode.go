@@ -325,3 +325,26 @@ func protoName(proto uint8) string {
 	}
 	return strconv.Itoa(int(proto))
 }
+
+// From linux/if_arp.h and linux/if_packet.h.
+const (
+	arphrdLoopback = 772 // ARPHRD_LOOPBACK
+	packetOutgoing = 4   // PACKET_OUTGOING
+)
+
+// loopbackOutgoing says whether a Linux cooked packet (from "any") is the
+// outgoing copy of a loopback packet: on lo each packet is seen going out and
+// coming in, and only the copy coming in is counted. The cooked v1 header
+// starts with the packet type and the ARPHRD type; v2 has the ARPHRD type at
+// 8 and the packet type at 10.
+func loopbackOutgoing(lk linkKind, data []byte) bool {
+	switch lk {
+	case linkSLL:
+		return len(data) >= 16 && binary.BigEndian.Uint16(data[0:2]) == packetOutgoing &&
+			binary.BigEndian.Uint16(data[2:4]) == arphrdLoopback
+	case linkSLL2:
+		return len(data) >= 20 && binary.BigEndian.Uint16(data[8:10]) == arphrdLoopback &&
+			data[10] == packetOutgoing
+	}
+	return false
+}

@@ -76,6 +76,11 @@ func (r *packetRing) push(ts time.Time, wireLen int, data []byte) {
 
 // drain builds the summaries of the ring, oldest first, and empties it.
 func (r *packetRing) drain(lk linkKind) ([]PacketSummary, uint64) {
+	if r.count == 0 {
+		matched := r.matched
+		r.next, r.matched = 0, 0
+		return nil, matched
+	}
 	out := make([]PacketSummary, 0, r.count)
 	start := r.next - r.count
 	if start < 0 {

@@ -1,0 +1,458 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket"
+)
+
+// Bits of loop.attn: what the packet loop must look at between two packets.
+const (
+	attnTick uint32 = 1 << iota // an interval ended (live)
+	attnStop                    // ctx is done or Close was called
+)
+
+// maxEmptyIntervals bounds the empty batches sent for a silent stretch of a
+// replayed file; a longer gap is sent as one empty batch spanning it.
+const maxEmptyIntervals = 3600
+
+// loop is the state of one Run: everything here belongs to the goroutine
+// that runs it.
+type loop struct {
+	c   *Capture
+	ctx context.Context
+	out chan<- *Batch
+
+	h       handle
+	src     gopacket.ZeroCopyPacketDataSource
+	curSnap int
+	lk      linkKind
+	skipOut bool
+
+	table *flowTable
+	ring  *packetRing
+	p     pktInfo
+
+	w    *pcapWriter // writer in use
+	wgen uint64      // Capture.wgen when w was taken
+
+	attn atomic.Uint32
+
+	received uint64    // packets accounted (replay statistics)
+	stats    Stats     // live statistics, accumulated over reopened handles
+	last     [3]uint32 // last raw libpcap counters of the current handle
+
+	pending    *Batch  // a batch the consumer had no room for
+	errs       []error // to report in the next batch
+	evictEvery int64
+	lastEvict  int64
+}
+
+// Run captures (or replays) and sends one Batch per interval on out until
+// ctx is done, Close is called, or the replayed file ends. It never blocks on
+// a full channel: a batch that finds no room is summed into the next one.
+// The last, partial interval is sent too (at the end of a replay Run waits
+// for room for it, unless ctx is done or Close is called). Run returns nil
+// at a clean end, and an error wrapping ErrBadFile for a damaged file, after
+// sending what was read. Run may be called once.
+func (c *Capture) Run(ctx context.Context, out chan<- *Batch) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("capture: Run called twice")
+	}
+	c.hmu.Lock()
+	closed, h := c.closed, c.h
+	c.hmu.Unlock()
+	if closed {
+		return errClosed
+	}
+	o := c.opts
+	l := &loop{
+		c: c, ctx: ctx, out: out,
+		h: h, src: h.source(), curSnap: c.snaplen, lk: c.lk, skipOut: c.skipLoopOut,
+		table:      newFlowTable(o.FlowCap),
+		ring:       newPacketRing(o.RingSize, ringDataCap),
+		evictEvery: int64(max(o.Interval, o.IdleTimeout/8)),
+	}
+	l.syncWriter() // a writer started before Run (Options.WriteFile)
+	var tick time.Duration
+	if !c.replay {
+		tick = o.Interval
+	}
+	quit := l.watch(tick)
+	defer quit()
+	if c.replay {
+		return l.runReplay()
+	}
+	return l.runLive()
+}
+
+// watch sets attention bits from another goroutine: a tick every d (if d >
+// 0) and the stop bit when ctx is done or the capture is closed.
+func (l *loop) watch(d time.Duration) (quit func()) {
+	done := make(chan struct{})
+	go func() {
+		var tc <-chan time.Time
+		if d > 0 {
+			t := time.NewTicker(d)
+			defer t.Stop()
+			tc = t.C
+		}
+		for {
+			select {
+			case <-tc:
+				l.attn.Or(attnTick)
+			case <-l.ctx.Done():
+				l.attn.Or(attnStop)
+				return
+			case <-l.c.done:
+				l.attn.Or(attnStop)
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// packet accounts one packet: decode, flow update, packet filter, packet
+// ring, pcap writer. It allocates nothing.
+func (l *loop) packet(data []byte, ci *gopacket.CaptureInfo) {
+	if l.skipOut && loopbackOutgoing(l.lk, data) {
+		return
+	}
+	l.received++
+	wire := uint64(ci.Length)
+	p := &l.p
+	if decode(l.lk, data, p) {
+		var k FlowKey
+		tx := orient(l.c.local.Load(), p.proto, p.src, p.sport, p.dst, p.dport, &k)
+		l.table.account(&k, tx, wire, p.flags, ci.Timestamp.UnixNano())
+	} else {
+		l.table.other.Packets++
+		l.table.other.Bytes += wire
+	}
+	pf := l.c.pf.Load()
+	if pf != nil && !pf.m.Matches(*ci, data) {
+		return
+	}
+	if pf != nil || l.c.viewing.Load() {
+		l.ring.push(ci.Timestamp, ci.Length, data)
+	} else {
+		l.ring.matched++
+	}
+	if l.w != nil {
+		if err := l.w.write(ci, data); err != nil {
+			l.writeFailed(err)
+		}
+	}
+}
+
+func (l *loop) runLive() error {
+	start := time.Now()
+	for {
+		data, ci, err := l.src.ZeroCopyReadPacketData()
+		switch {
+		case err == nil:
+			l.packet(data, &ci)
+		case l.h.timeout(err):
+		case l.stopping() || errors.Is(err, io.EOF):
+			return l.finish(start, time.Now(), nil)
+		default:
+			return l.finish(start, time.Now(), l.readError(err))
+		}
+		if a := l.attn.Load(); a != 0 {
+			if a&attnStop != 0 {
+				return l.finish(start, time.Now(), nil)
+			}
+			l.attn.And(^attnTick)
+			now := time.Now()
+			l.emit(start, now)
+			start = now
+		}
+		if l.c.wgen.Load() != l.wgen {
+			l.syncWriter()
+		}
+	}
+}
+
+func (l *loop) runReplay() error {
+	iv := l.c.opts.Interval
+	speed := l.c.opts.Speed
+	var (
+		start, end   time.Time // the interval on the file's clock
+		file0, wall0 time.Time // pacing origin
+		started      bool
+		readErr      error
+	)
+	for {
+		if l.attn.Load()&attnStop != 0 {
+			return l.finish(start, end, nil)
+		}
+		data, ci, err := l.src.ZeroCopyReadPacketData()
+		if err != nil {
+			if l.h.timeout(err) {
+				continue
+			}
+			if !errors.Is(err, io.EOF) && !l.stopping() {
+				readErr = l.readError(err)
+			}
+			break
+		}
+		ts := ci.Timestamp
+		if !started {
+			started = true
+			start = ts.Truncate(iv)
+			end = start.Add(iv)
+			file0, wall0 = ts, time.Now()
+		}
+		for !ts.Before(end) {
+			if speed > 0 && !l.sleepUntil(wall0.Add(time.Duration(float64(end.Sub(file0))/speed))) {
+				return l.finish(start, end, nil)
+			}
+			l.emit(start, end)
+			start, end = end, end.Add(iv)
+			if gap := ts.Sub(start); gap > maxEmptyIntervals*iv {
+				next := ts.Truncate(iv)
+				l.emit(start, next)
+				start, end = next, next.Add(iv)
+			}
+		}
+		if speed > 0 {
+			if due := wall0.Add(time.Duration(float64(ts.Sub(file0)) / speed)); time.Until(due) > time.Millisecond {
+				if !l.sleepUntil(due) {
+					return l.finish(start, end, nil)
+				}
+			}
+		}
+		if l.c.wgen.Load() != l.wgen {
+			l.syncWriter()
+		}
+		l.packet(data, &ci)
+	}
+	if !started && readErr == nil {
+		// An empty file (or nothing passed the base filter): one empty batch
+		// still carries the statistics.
+		now := time.Now()
+		start, end = now, now
+	}
+	return l.finish(start, end, readErr)
+}
+
+// sleepUntil waits for t; false when the capture is stopped meanwhile.
+func (l *loop) sleepUntil(t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return true
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-l.ctx.Done():
+	case <-l.c.done:
+	}
+	return false
+}
+
+func (l *loop) stopping() bool {
+	select {
+	case <-l.ctx.Done():
+		return true
+	case <-l.c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// readError describes a failed read; for a replay it carries libpcap's text
+// and wraps ErrBadFile.
+func (l *loop) readError(err error) error {
+	l.c.hmu.Lock()
+	defer l.c.hmu.Unlock()
+	if l.c.closed {
+		return nil
+	}
+	return l.h.readError(err)
+}
+
+// finish closes the writer, sends the last batch (with err, if any) and
+// returns err.
+func (l *loop) finish(start, end time.Time, err error) error {
+	l.w = nil
+	if werr := l.c.StopWriting(); werr != nil {
+		l.errs = append(l.errs, werr)
+	}
+	if err != nil {
+		l.errs = append(l.errs, err)
+	}
+	b := l.build(start, end)
+	if l.stopping() {
+		select { // the consumer may be gone: try once
+		case l.out <- b:
+		default:
+		}
+		return err
+	}
+	select {
+	case l.out <- b:
+	case <-l.ctx.Done():
+	case <-l.c.done:
+	}
+	return err
+}
+
+// emit sends the interval's batch, or keeps it for the next interval when
+// the channel is full.
+func (l *loop) emit(start, end time.Time) {
+	b := l.build(start, end)
+	select {
+	case l.out <- b:
+	default:
+		l.pending = b
+	}
+}
+
+// build swaps the interval's deltas out into a batch, merged into the
+// pending one if the consumer had no room for it.
+func (l *loop) build(start, end time.Time) *Batch {
+	flows, overflow, other := l.table.swap()
+	now := end.UnixNano()
+	if l.table.n >= len(l.table.entries) || now-l.lastEvict >= l.evictEvery {
+		l.table.evict(now - int64(l.c.opts.IdleTimeout))
+		l.lastEvict = now
+	}
+	pkts, matched := l.ring.drain(l.lk)
+	if l.w != nil {
+		if err := l.w.flush(); err != nil {
+			l.writeFailed(err)
+		}
+	}
+	st := l.currentStats()
+	l.c.stats.Store(&st)
+	b := &Batch{
+		Start: start, End: end, Flows: flows, Overflow: overflow, Other: other,
+		Packets: pkts, PacketsMatched: matched, Stats: st, Err: errors.Join(l.errs...),
+	}
+	l.errs = nil
+	if p := l.pending; p != nil {
+		l.pending = nil
+		p.merge(b, l.c.opts.RingSize)
+		return p
+	}
+	return b
+}
+
+// currentStats returns the statistics since Open.
+func (l *loop) currentStats() Stats {
+	if l.c.replay {
+		return Stats{Received: l.received}
+	}
+	l.pollStats()
+	return l.stats
+}
+
+// pollStats adds libpcap's counters since the last poll (they are 32 bits
+// wide and wrap).
+func (l *loop) pollStats() {
+	recv, drop, ifdrop, err := l.h.stats()
+	if err != nil {
+		return
+	}
+	l.stats.Received += uint64(recv - l.last[0])
+	l.stats.Dropped += uint64(drop - l.last[1])
+	l.stats.IfDropped += uint64(ifdrop - l.last[2])
+	l.last = [3]uint32{recv, drop, ifdrop}
+}
+
+// syncWriter takes the writer StartWriting or StopWriting left, and on a
+// live capture reopens the handle with the snaplen that writing needs (full
+// packets) or, once writing stops, the normal one.
+func (l *loop) syncWriter() {
+	l.wgen = l.c.wgen.Load()
+	l.c.wmu.Lock()
+	w := l.c.w
+	l.c.wmu.Unlock()
+	if !l.c.replay {
+		want := l.c.snaplen
+		if w != nil {
+			want = max(want, WriteSnaplen)
+		}
+		if want != l.curSnap {
+			if err := l.reopen(want); err != nil {
+				l.errs = append(l.errs, err)
+				if w != nil && want > l.curSnap {
+					l.c.dropWriter(w) // it would write truncated packets
+					w = nil
+				}
+			}
+		}
+	}
+	l.w = w
+}
+
+// reopen replaces the live handle by one with snaplen snap. Packets still
+// buffered in the old handle are lost (a few at most: the loop keeps up).
+func (l *loop) reopen(snap int) error {
+	nh, err := l.c.openLive(snap)
+	if err != nil {
+		return fmt.Errorf("capture: reopen with snaplen %d: %w", snap, err)
+	}
+	l.c.hmu.Lock()
+	if l.c.closed {
+		l.c.hmu.Unlock()
+		nh.close()
+		return nil
+	}
+	old := l.c.h
+	l.c.h = nh
+	l.c.hmu.Unlock()
+	l.pollStats()
+	old.close()
+	l.last = [3]uint32{}
+	l.h, l.src, l.curSnap = nh, nh.source(), snap
+	return nil
+}
+
+// writeFailed stops writing after an error and reports it.
+func (l *loop) writeFailed(err error) {
+	l.errs = append(l.errs, err)
+	w := l.w
+	l.w = nil
+	l.c.dropWriter(w)
+}
+
+// merge sums n, the next interval's batch, into b.
+func (b *Batch) merge(n *Batch, ringSize int) {
+	idx := make(map[FlowKey]int, len(b.Flows))
+	for i := range b.Flows {
+		idx[b.Flows[i].Key] = i
+	}
+	for i := range n.Flows {
+		f := &n.Flows[i]
+		if j, ok := idx[f.Key]; ok {
+			b.Flows[j].add(f)
+		} else {
+			idx[f.Key] = len(b.Flows)
+			b.Flows = append(b.Flows, *f)
+		}
+	}
+	b.Overflow.add(&n.Overflow)
+	b.Other.Packets += n.Other.Packets
+	b.Other.Bytes += n.Other.Bytes
+	b.Packets = append(b.Packets, n.Packets...)
+	if extra := len(b.Packets) - ringSize; extra > 0 {
+		b.Packets = append([]PacketSummary(nil), b.Packets[extra:]...)
+	}
+	b.PacketsMatched += n.PacketsMatched
+	b.End = n.End
+	b.Stats = n.Stats
+	b.Err = errors.Join(b.Err, n.Err)
+}
