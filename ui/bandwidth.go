@@ -39,9 +39,11 @@ type bandwidthPane struct {
 	interval time.Duration // the sampling interval; 0 until known
 	fixed    bool          // interval came from Options and is not guessed from samples
 
-	snap  bandwidthSnapshot
-	peak  [2]float64 // decaying peak of each direction's chart, bytes per second
-	shown [2]int     // how many intervals each chart showed at its last drawing
+	snap      bandwidthSnapshot
+	peak      [2]float64     // decaying peak of each direction's chart, bytes per second
+	shown     [2]int         // how many intervals each chart showed at its last drawing
+	taken     int            // intervals of the interface at the last copy
+	takenFrom *monitor.Iface // the interface of the last copy
 
 	w, h                     int
 	gen                      int      // bumped by every change that alters the picture
@@ -101,9 +103,14 @@ func (p *bandwidthPane) Update(msg tea.Msg) tea.Cmd {
 		if !p.fixed && msg.Sample != nil && msg.Sample.Elapsed > 0 {
 			p.interval = msg.Sample.Elapsed.Round(100 * time.Millisecond)
 		}
-		p.take(true)
+		p.take()
+	case BatchMsg: // in a replay, batches feed the interfaces
+		if !p.fixed && msg.Batch != nil && msg.Batch.End.After(msg.Batch.Start) && p.interval == 0 {
+			p.interval = msg.Batch.End.Sub(msg.Batch.Start).Round(100 * time.Millisecond)
+		}
+		p.take()
 	case refreshMsg:
-		p.take(true)
+		p.take()
 	case prefsChangedMsg:
 		p.gen++
 	case tea.KeyMsg:
@@ -126,12 +133,12 @@ func (p *bandwidthPane) cycle(step int) {
 	}
 	p.iface = names[(i+step+len(names))%len(names)]
 	p.peak = [2]float64{}
-	p.take(false)
+	p.take()
 }
 
-// take copies the figures of the selected interface. With decay, it is a new interval: the
-// chart peaks decay towards what is in sight.
-func (p *bandwidthPane) take(decay bool) {
+// take copies the figures of the selected interface. For each new interval since the last
+// copy, the chart peaks decay towards what is in sight.
+func (p *bandwidthPane) take() {
 	p.gen++
 	s := &p.snap
 	s.sampled = !p.state.Time().IsZero()
@@ -140,6 +147,8 @@ func (p *bandwidthPane) take(decay bool) {
 	if !s.known {
 		return
 	}
+	decay := f.Rx.Len() != p.taken || f != p.takenFrom
+	p.taken, p.takenFrom = f.Rx.Len(), f
 	series := [2]*monitor.Series{f.Rx, f.Tx}
 	packets := [2]uint64{f.RxPackets, f.TxPackets}
 	errs := [2]uint64{f.RxErrors, f.TxErrors}

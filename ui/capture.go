@@ -31,6 +31,7 @@ type captureInfo struct {
 	replay         bool
 	baseFilter     string
 	packetFilter   string
+	viewing        bool   // packets are collected for the packets pane
 	writing        string // pcap file being written, "" when not writing
 	writingPackets uint64
 	stats          capture.Stats // totals since the capture opened, from the latest batch
@@ -49,8 +50,21 @@ func readCapture(c CaptureControl) tea.Cmd {
 		path, n := c.Writing()
 		return captureInfoMsg{
 			known: true, source: c.Source(), replay: c.Replay(),
-			baseFilter: c.BaseFilter(), packetFilter: c.PacketFilter(),
+			baseFilter: c.BaseFilter(), packetFilter: c.PacketFilter(), viewing: c.Viewing(),
 			writing: path, writingPackets: n, stats: c.Stats(),
 		}
 	}
+}
+
+// captureChangedMsg reports a change the packets pane asked of the capture (a packet filter,
+// viewing, writing), with its error; the model then reads the capture again.
+type captureChangedMsg struct {
+	what string // "filter", "viewing", "write", "stop"
+	arg  string // the filter or the file
+	err  error
+}
+
+// changeCapture returns a command that runs f on the capture and reports it.
+func changeCapture(what, arg string, f func() error) tea.Cmd {
+	return func() tea.Msg { return captureChangedMsg{what: what, arg: arg, err: f()} }
 }

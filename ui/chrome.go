@@ -192,20 +192,23 @@ func (m *Model) statusLine() string {
 		line += m.styles.StatusWarn.Render("⚠ "+strings.Join(warns, " · ")) + m.styles.Status.Render(" · ")
 	}
 	parts := append([]string(nil), m.status...)
-	parts = append(parts, describeStatus(m.state.Status())...)
+	parts = append(parts, describeStatus(m.state.Status(), m.state.CaptureOn())...)
 	return fit(line+m.styles.Status.Render(strings.Join(parts, " · ")), m.width)
 }
 
-// describeStatus turns the sampler's Status into short phrases for the status line.
-func describeStatus(s sampler.Status) []string {
+// describeStatus turns the sampler's Status into short phrases for the status line; pcap
+// says processes are counted from captured packets.
+func describeStatus(s sampler.Status, pcap bool) []string {
 	var out []string
-	switch s.SocketSource {
-	case "sock_diag":
+	switch {
+	case pcap:
+		out = append(out, "processes from captured packets")
+	case s.SocketSource == "sock_diag":
 		out = append(out, "TCP per process from tcp_info")
 		if !s.DestroyEvents {
 			out = append(out, "no socket-destroy events")
 		}
-	case "proc":
+	case s.SocketSource == "proc":
 		out = append(out, "sockets from /proc: no bytes per process")
 	}
 	switch {

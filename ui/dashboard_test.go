@@ -21,25 +21,27 @@ func press(m Model, keys ...string) Model {
 	return m
 }
 
-// frameTitles returns the titles of the panes on screen, in order, focused or not.
+// frameTitles returns the titles of the panes on screen, in reading order, focused or not.
 func frameTitles(screen string) []string {
 	var out []string
 	for _, l := range strings.Split(screen, "\n") {
-		for _, corner := range []string{"╭─ ", "┏━ "} {
-			for rest := l; ; {
-				i := strings.Index(rest, corner)
-				if i < 0 {
-					break
-				}
-				rest = rest[i+len(corner):]
-				t := rest
-				for _, end := range []string{" ─", " ━", " ╮", " ┓"} {
-					if j := strings.Index(t, end); j >= 0 {
-						t = t[:j]
-					}
-				}
-				out = append(out, strings.TrimSpace(t))
+		for i := 0; i < len(l); {
+			a, b := strings.Index(l[i:], "╭─ "), strings.Index(l[i:], "┏━ ")
+			j := a
+			if j < 0 || b >= 0 && b < j {
+				j = b
 			}
+			if j < 0 {
+				break
+			}
+			i += j + len("╭─ ")
+			t := l[i:]
+			for _, end := range []string{" ─", " ━", " ╮", " ┓"} {
+				if k := strings.Index(t, end); k >= 0 {
+					t = t[:k]
+				}
+			}
+			out = append(out, strings.TrimSpace(t))
 		}
 	}
 	return out
@@ -330,7 +332,10 @@ func TestUpdateDoesNotBlock(t *testing.T) {
 	opts := fixtureOptions()
 	opts.Capture = fc
 	opts.PrefsPath = filepath.Join(t.TempDir(), "config.toml")
-	m := NewModel(opts)
+	m := NewModel(opts) // it reads the capture once, before the program runs
+	fc.mu.Lock()
+	fc.calls = nil
+	fc.mu.Unlock()
 	cmd := m.Init()
 	m = fixtureModelWith(m, 3, 120, 40)
 	var cmds []tea.Cmd

@@ -132,3 +132,40 @@ func TestKeysWhileSamplesStream(t *testing.T) {
 	tm.Send(keyMsg("q"))
 	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
 }
+
+// Capture on, with the real talkers and packets panes: the batches and samples of the
+// fixture are sent in a fixed order (a live run interleaves them: the batch of an interval,
+// then its sample), then the packets pane shows one packet's details.
+func TestGoldenCapture(t *testing.T) {
+	fc := &fakeCapture{packetFilter: "tcp or udp", viewing: true}
+	opts := fixtureOptions()
+	opts.Capture = fc
+	tm := teatest.NewTestModel(t, NewModel(opts), teatest.WithInitialTermSize(120, 40))
+	tm.Send(SampleMsg{fixtureSample(0)})
+	for i := 1; i <= 40; i++ {
+		tm.Send(BatchMsg{fixtureBatch(i)})
+		tm.Send(SampleMsg{fixtureSample(i)})
+	}
+	wait := func(texts ...string) {
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+			for _, s := range texts {
+				if !bytes.Contains(b, []byte(s)) {
+					return false
+				}
+			}
+			return true
+		}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}
+	wait("09:27:33", `view "tcp or udp"`)
+	tm.Send(keyMsg("5"))
+	tm.Send(keyMsg("j"))
+	tm.Send(keyMsg("enter"))
+	wait("bytes on the wire")
+	tm.Send(keyMsg("4"))
+	wait("┏━ 4 Talkers")
+	tm.Send(keyMsg("q"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(Model)
+	screen := final.View()
+	checkScreen(t, screen, 120, 40)
+	golden.RequireEqual(t, []byte(screen))
+}

@@ -14,6 +14,12 @@ type editor interface {
 	Editing() bool
 }
 
+// keyClaimer is a pane that takes some keys before the global ones: the packets pane's enter
+// opens a packet's details instead of zooming (z still zooms).
+type keyClaimer interface {
+	ClaimsKey(msg tea.KeyMsg) bool
+}
+
 // inputEvent is what a key did to a textInput.
 type inputEvent int
 

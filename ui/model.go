@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -127,7 +128,18 @@ func NewModel(opts Options) Model {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	st := monitor.New(monitor.Options{HistoryLen: 512}) // charts up to 250 columns of Braille
+	mo := monitor.Options{HistoryLen: 512} // charts up to 250 columns of Braille
+	if c := opts.Capture; c != nil {
+		mo.Capture = true
+		if c.Replay() { // no sampler: the batches drive the clock and a pseudo-interface
+			mo.Replay, mo.ReplayName = true, filepath.Base(c.Source())
+			opts.Interface = mo.ReplayName
+		}
+	}
+	st := monitor.New(mo)
+	if c := opts.Capture; c != nil {
+		st.SetCaptureInfo(c.BaseFilter(), c.PacketFilter())
+	}
 	styles := NewStyles(DefaultTheme())
 	pr := opts.Prefs.withDefaults()
 	h := help.New()
@@ -146,6 +158,10 @@ func NewModel(opts Options) Model {
 	m.setPane(slotBandwidth, m.bw)
 	m.setPane(slotStates, newStatesPane(st, styles))
 	m.setPane(slotProcesses, newProcessesPane(st, styles, m.prefs))
+	if opts.Capture != nil {
+		m.setPane(slotTalkers, newTalkersPane(st, styles, m.prefs, nil))
+		m.setPane(slotPackets, newPacketsPane(st, styles, m.prefs, opts.Capture, opts.Clock))
+	}
 	return m
 }
 
@@ -244,7 +260,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		batches := m.capture.batches
 		m.capture = captureInfo(msg)
 		m.capture.batches = batches
-		return m, nil
+		m.state.SetCaptureInfo(m.capture.baseFilter, m.capture.packetFilter)
+		return m, m.broadcast(msg)
+	case captureChangedMsg: // the packets pane changed the capture: it hears first, then all re-read it
+		var cmd tea.Cmd
+		if p := m.slots[slotPackets]; p != nil {
+			cmd = m.toPane(p, msg)
+		}
+		return m, tea.Batch(cmd, readCapture(m.opts.Capture))
 	case StatusMsg:
 		m.status = msg.Lines
 		return m, nil
@@ -286,6 +309,10 @@ func (m *Model) applyBatch(msg BatchMsg) tea.Cmd {
 	if b == nil {
 		return nil
 	}
+	m.state.ApplyBatch(b)
+	if m.opts.RequestRefresh != nil && m.state.NeedRefresh() {
+		m.opts.RequestRefresh() // non-blocking: the sampler answers with an extra sample
+	}
 	m.capture.stats, m.capture.batches = b.Stats, m.capture.batches+1
 	m.batchErr = b.Err
 	var cmd tea.Cmd
@@ -308,6 +335,9 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	p := m.focused()
 	if ed, ok := p.(editor); ok && ed.Editing() {
+		return m, m.toPane(p, msg)
+	}
+	if kc, ok := p.(keyClaimer); ok && !m.showHelp && kc.ClaimsKey(msg) {
 		return m, m.toPane(p, msg)
 	}
 	if m.showHelp {

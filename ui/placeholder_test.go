@@ -75,7 +75,9 @@ type fakeCapture struct {
 	mu           sync.Mutex // the model calls it from commands, which run concurrently
 	calls        []string
 	packetFilter string
+	viewing      bool
 	writing      string
+	filterErr    error // what SetPacketFilter returns (the filter stays unchanged then)
 	stats        capture.Stats
 }
 
@@ -93,13 +95,18 @@ func (f *fakeCapture) called() []string {
 
 func (f *fakeCapture) SetPacketFilter(expr string) error {
 	f.call("SetPacketFilter")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.filterErr != nil {
+		return f.filterErr
+	}
 	f.packetFilter = expr
 	return nil
 }
 func (f *fakeCapture) PacketFilter() string        { f.call("PacketFilter"); return f.packetFilter }
 func (f *fakeCapture) BaseFilter() string          { f.call("BaseFilter"); return "tcp or udp" }
-func (f *fakeCapture) SetViewing(bool)             { f.call("SetViewing") }
-func (f *fakeCapture) Viewing() bool               { f.call("Viewing"); return false }
+func (f *fakeCapture) SetViewing(on bool)          { f.call("SetViewing"); f.viewing = on }
+func (f *fakeCapture) Viewing() bool               { f.call("Viewing"); return f.viewing }
 func (f *fakeCapture) StartWriting(p string) error { f.call("StartWriting"); f.writing = p; return nil }
 func (f *fakeCapture) StopWriting() error          { f.call("StopWriting"); f.writing = ""; return nil }
 func (f *fakeCapture) Writing() (string, uint64) {

@@ -80,6 +80,11 @@ func newProcessesPane(st *monitor.State, styles *Styles, pr *Prefs) *processesPa
 	}
 }
 
+// replay reports whether there is no sampler: the batches of a replayed file drive the clock.
+func (p *processesPane) replay() bool {
+	return p.state.Status().SocketSource == "" && p.state.CaptureOn()
+}
+
 // query is what the table shows, from the preferences and the filter.
 func (p *processesPane) query() monitor.ProcessQuery {
 	return monitor.ProcessQuery{
@@ -102,6 +107,9 @@ func (p *processesPane) Title() string {
 		order += "/s"
 	}
 	t := fmt.Sprintf("Processes · %d · by %s", len(p.rows), order)
+	if p.state.CaptureOn() {
+		t += " · from packets"
+	}
 	if p.active {
 		t += " · active only"
 	}
@@ -162,6 +170,14 @@ func (p *processesPane) Update(msg tea.Msg) tea.Cmd {
 			p.elapsed = msg.Sample.Elapsed
 		}
 		p.refresh()
+	case BatchMsg: // with capture, the bytes of processes come from the batches
+		if b := msg.Batch; b != nil {
+			p.sampled = true
+			if p.replay() && b.End.After(b.Start) {
+				p.elapsed = b.End.Sub(b.Start)
+			}
+			p.refresh()
+		}
 	case refreshMsg:
 		p.refresh()
 	case tea.KeyMsg:
@@ -274,6 +290,10 @@ func (p *processesPane) refresh() {
 	}
 	p.rc.clamp(len(p.rows), p.visible())
 	p.unattrib, p.unattribTot = p.state.Unattributed()
+	if p.state.CaptureOn() { // a share of the captured bytes
+		_, p.share = p.state.UnattributedShare()
+		return
+	}
 	all := p.rows
 	if q.ActiveOnly || q.Filter != "" { // the share is of every process's bytes
 		all = p.state.Processes(monitor.ProcessQuery{})
