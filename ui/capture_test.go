@@ -307,3 +307,36 @@ func feedCapture(st *monitor.State, n int, p pane) {
 		p.Update(SampleMsg{s})
 	}
 }
+
+// A replay has no sampler: the batches drive the clock, the charts (a pseudo-interface named
+// after the file) and the talkers; the header says what is replayed.
+func TestReplay(t *testing.T) {
+	opts := fixtureOptions()
+	opts.Interface = "eth0" // what the command line says; a replay shows the file instead
+	opts.Capture = &fakeCapture{replay: "testdata/pcap/demo.pcap", viewing: true}
+	m := NewModel(opts)
+	m = settle(m, m.Init())
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	for i := 1; i <= 30; i++ {
+		m = update(m, BatchMsg{fixtureBatch(i)})
+	}
+	m = update(m, CaptureStoppedMsg{})
+	screen := m.View()
+	checkScreen(t, screen, 120, 40)
+	header := strings.Split(screen, "\n")[0]
+	for _, want := range []string{"demo.pcap │ replay demo.pcap (ended)", "up 30s  09:27:23"} {
+		if !strings.Contains(header, want) {
+			t.Errorf("header %q lacks %q", header, want)
+		}
+	}
+	// every flow of a batch adds up on the pseudo-interface: 1,209,500 B received a second
+	for _, want := range []string{"1 Bandwidth · demo.pcap", "Cur     1.15 MiB/s", "4 Talkers · 7 host pairs", "5 Packets · 90",
+		"a replay has no socket table", "a replay cannot tell processes"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("screen lacks %q:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(strings.Split(screen, "\n")[1], "capture stopped") {
+		t.Error("the end of a replay is reported as a failure")
+	}
+}

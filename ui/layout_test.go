@@ -73,20 +73,29 @@ func TestArrange(t *testing.T) {
 }
 
 // The screen is exactly the terminal's size, with no line wider than it, from 80x24 to
-// 250x70, as the terminal is resized (the panes reflow), with three and with five panes,
-// with the focus anywhere, zoomed, with the help or the filter open.
+// 250x70, as the terminal is resized (the panes reflow): with three panes, five (placeholders,
+// and the real talkers and packets), the focus anywhere, zoomed, with the help, a filter, a
+// packet's details or a file name being typed.
 func TestSizeSweep(t *testing.T) {
 	widths := []int{80, 81, 99, 109, 110, 111, 119, 120, 137, 160, 199, 200, 233, 249, 250}
 	heights := []int{24, 25, 26, 29, 30, 31, 36, 37, 40, 47, 59, 60, 69, 70}
-	for _, five := range []bool{false, true} {
-		for _, keys := range [][]string{{}, {"2"}, {"3", "/", "x"}, {"4", "z"}, {"?"}, {"u", "3", "m", "l"}} {
-			name := fmt.Sprintf("five=%v/keys=%s", five, strings.Join(keys, ""))
+	for _, setup := range []string{"three", "placeholders", "capture"} {
+		for _, keys := range [][]string{{}, {"2"}, {"3", "/", "x"}, {"4", "z"}, {"?"}, {"u", "3", "m", "l"},
+			{"4", "P", "/", "u"}, {"5", "f", "t", "c", "p"}, {"5", "j", "enter"}, {"5", "w"}} {
+			if setup == "three" && len(keys) > 0 && (keys[0] == "4" || keys[0] == "5") {
+				continue
+			}
+			name := fmt.Sprintf("%s/keys=%s", setup, strings.Join(keys, ""))
 			t.Run(name, func(t *testing.T) {
-				m := NewModel(fixtureOptions())
-				if five {
-					m = withPlaceholders(m, 10_000)
+				var m Model
+				switch setup {
+				case "three":
+					m = fixtureModel(40, 120, 40)
+				case "placeholders":
+					m = fixtureModelWith(withPlaceholders(NewModel(fixtureOptions()), 10_000), 40, 120, 40)
+				case "capture":
+					m, _ = captureModel(40, 120, 40)
 				}
-				m = fixtureModelWith(m, 40, 120, 40)
 				m = press(m, keys...)
 				for _, w := range widths {
 					for _, h := range heights {

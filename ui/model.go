@@ -156,8 +156,8 @@ func NewModel(opts Options) Model {
 	}
 	m.bw = newBandwidthPane(st, styles, m.prefs, opts.Interface, opts.Interval, opts.ASCII)
 	m.setPane(slotBandwidth, m.bw)
-	m.setPane(slotStates, newStatesPane(st, styles))
-	m.setPane(slotProcesses, newProcessesPane(st, styles, m.prefs))
+	m.setPane(slotStates, newStatesPane(st, styles, mo.Replay))
+	m.setPane(slotProcesses, newProcessesPane(st, styles, m.prefs, mo.Replay))
 	if opts.Capture != nil {
 		m.setPane(slotTalkers, newTalkersPane(st, styles, m.prefs, nil))
 		m.setPane(slotPackets, newPacketsPane(st, styles, m.prefs, opts.Capture, opts.Clock))

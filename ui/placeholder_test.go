@@ -77,7 +77,8 @@ type fakeCapture struct {
 	packetFilter string
 	viewing      bool
 	writing      string
-	filterErr    error // what SetPacketFilter returns (the filter stays unchanged then)
+	filterErr    error  // what SetPacketFilter returns (the filter stays unchanged then)
+	replay       string // the file of a replay; "": live on eth0
 	stats        capture.Stats
 }
 
@@ -117,5 +118,11 @@ func (f *fakeCapture) Writing() (string, uint64) {
 	return f.writing, 1234
 }
 func (f *fakeCapture) Stats() capture.Stats { f.call("Stats"); return f.stats }
-func (f *fakeCapture) Source() string       { f.call("Source"); return "eth0" }
-func (f *fakeCapture) Replay() bool         { f.call("Replay"); return false }
+func (f *fakeCapture) Source() string {
+	f.call("Source")
+	if f.replay != "" {
+		return f.replay
+	}
+	return "eth0"
+}
+func (f *fakeCapture) Replay() bool { f.call("Replay"); return f.replay != "" }

@@ -59,6 +59,7 @@ type processesPane struct {
 	prefs  *Prefs
 	keys   processKeys
 	filter *textInput
+	replay bool   // there is no sampler: a replayed file, whose flows no process is known for
 	active bool   // only the processes that moved bytes in the last interval
 	text   string // the filter in force
 
@@ -73,16 +74,11 @@ type processesPane struct {
 	w, h                  int
 }
 
-func newProcessesPane(st *monitor.State, styles *Styles, pr *Prefs) *processesPane {
+func newProcessesPane(st *monitor.State, styles *Styles, pr *Prefs, replay bool) *processesPane {
 	return &processesPane{
-		state: st, styles: styles, prefs: pr, keys: newProcessKeys(),
+		state: st, styles: styles, prefs: pr, keys: newProcessKeys(), replay: replay,
 		filter: newTextInput(styles, "/", "pid, user or command"),
 	}
-}
-
-// replay reports whether there is no sampler: the batches of a replayed file drive the clock.
-func (p *processesPane) replay() bool {
-	return p.state.Status().SocketSource == "" && p.state.CaptureOn()
 }
 
 // query is what the table shows, from the preferences and the filter.
@@ -173,7 +169,7 @@ func (p *processesPane) Update(msg tea.Msg) tea.Cmd {
 	case BatchMsg: // with capture, the bytes of processes come from the batches
 		if b := msg.Batch; b != nil {
 			p.sampled = true
-			if p.replay() && b.End.After(b.Start) {
+			if p.replay && b.End.After(b.Start) {
 				p.elapsed = b.End.Sub(b.Start)
 			}
 			p.refresh()
@@ -370,7 +366,10 @@ func (p *processesPane) View(w, h int) []string {
 	}
 	if len(p.rows) == 0 && vis > 0 {
 		msg := "  no process has moved bytes yet"
-		if p.text != "" {
+		switch {
+		case p.replay:
+			msg = "  a replay cannot tell processes: only live sockets name them"
+		case p.text != "":
 			msg = fmt.Sprintf("  no process matches %q", p.text)
 		}
 		lines = append(lines, st.Message.Render(msg))

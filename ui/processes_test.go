@@ -15,7 +15,7 @@ import (
 func newTestProcesses() (*monitor.State, *processesPane, *Prefs) {
 	st := monitor.New(monitor.Options{})
 	pr := DefaultPrefs()
-	return st, newProcessesPane(st, NewStyles(DefaultTheme()), &pr), &pr
+	return st, newProcessesPane(st, NewStyles(DefaultTheme()), &pr, false), &pr
 }
 
 // pids returns the PIDs of the table rows of a processes view, in order.

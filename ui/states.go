@@ -74,6 +74,7 @@ type statesPane struct {
 	keys    statesKeys
 	session bool          // counters over the session instead of the last interval
 	samples int           // samples applied, the baseline included
+	replay  bool          // there is no sampler: a replayed file
 	elapsed time.Duration // length of the last interval
 	w, h    int
 
@@ -82,9 +83,9 @@ type statesPane struct {
 	sockets       int
 }
 
-func newStatesPane(st *monitor.State, styles *Styles) *statesPane {
+func newStatesPane(st *monitor.State, styles *Styles, replay bool) *statesPane {
 	return &statesPane{
-		state: st, styles: styles,
+		state: st, styles: styles, replay: replay,
 		keys: statesKeys{
 			Session: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "interval/session")),
 		},
@@ -139,6 +140,9 @@ func (p *statesPane) take() {
 func (p *statesPane) View(w, h int) []string {
 	if w <= 0 || h <= 0 {
 		return nil
+	}
+	if p.samples == 0 && p.replay {
+		return centred(p.styles.Message.Render("a replay has no socket table: TCP states are live only"), w, h)
 	}
 	if p.samples == 0 {
 		return centred(p.styles.Message.Render("waiting for the first sample…"), w, h)

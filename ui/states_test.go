@@ -12,7 +12,7 @@ import (
 
 func newTestStates() (*monitor.State, *statesPane) {
 	st := monitor.New(monitor.Options{})
-	return st, newStatesPane(st, NewStyles(DefaultTheme()))
+	return st, newStatesPane(st, NewStyles(DefaultTheme()), false)
 }
 
 // line returns the first line of lines that contains s.
