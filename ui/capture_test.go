@@ -340,3 +340,27 @@ func TestReplay(t *testing.T) {
 		t.Error("the end of a replay is reported as a failure")
 	}
 }
+
+// A flow whose socket is not in the table yet makes the model ask the sampler for a refresh,
+// without waiting for it.
+func TestRequestRefresh(t *testing.T) {
+	asked := 0
+	opts := fixtureOptions()
+	opts.Capture = &fakeCapture{}
+	opts.RequestRefresh = func() { asked++ }
+	m := NewModel(opts)
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m = update(m, SampleMsg{fixtureSample(0)})
+	m = update(m, BatchMsg{fixtureBatch(1)}) // every flow but the DNS one has its socket
+	if asked != 1 {
+		t.Errorf("asked %d times, want 1 (a UDP flow with no socket is pending)", asked)
+	}
+	m = update(m, SampleMsg{fixtureSample(1)})
+	b := fixtureBatch(2)
+	b.Flows = b.Flows[:4] // only known sockets
+	m = update(m, BatchMsg{b})
+	_ = m
+	if asked != 1 {
+		t.Errorf("asked %d times after a batch of known flows", asked)
+	}
+}
