@@ -151,3 +151,60 @@ func tabStrip(st *Styles, panes []pane, focus int) (string, []span) {
 
 // span is where pane i's name lies in a line, from cell from to cell to (excluded).
 type span struct{ i, from, to int }
+
+// mouse focuses the pane under a click and sends it the click; the wheel goes to the pane
+// under the pointer without moving the focus.
+func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
+	if m.showHelp || m.tooSmall() {
+		return nil
+	}
+	ev := tea.MouseEvent(msg)
+	wheel := 0
+	switch {
+	case ev.Button == tea.MouseButtonWheelUp:
+		wheel = -1
+	case ev.Button == tea.MouseButtonWheelDown:
+		wheel = 1
+	case ev.Button == tea.MouseButtonLeft && ev.Action == tea.MouseActionPress:
+	default:
+		return nil
+	}
+	x, y := ev.X, ev.Y-headerLines
+	i, r, ok := m.paneAt(x, y)
+	if !ok {
+		return nil
+	}
+	if wheel == 0 {
+		if ed, ok := m.focused().(editor); ok && ed.Editing() {
+			return nil // the input keeps the focus
+		}
+		m.focus = i
+	}
+	return m.toPane(m.slots[m.order[i]], paneMouseMsg{x: x - r.x - 1, y: y - r.y - 1, click: wheel == 0, wheel: wheel})
+}
+
+// paneAt finds the pane at body cell (x, y): in the grid, the box that holds it; with one
+// pane in sight, that pane, or the one whose name is clicked in its title.
+func (m *Model) paneAt(x, y int) (int, rect, bool) {
+	body := rect{0, 0, m.width, m.bodyHeight()}
+	if !body.contains(x, y) {
+		return 0, rect{}, false
+	}
+	if g := m.layoutGrid(); g != nil {
+		for i, id := range m.order {
+			if r := g[id]; r.contains(x, y) {
+				return i, r, true
+			}
+		}
+		return 0, rect{}, false
+	}
+	if y == 0 {
+		_, tabs := tabStrip(m.styles, m.panes(), m.focus)
+		for _, s := range tabs {
+			if x-3 >= s.from && x-3 < s.to { // the title starts after "╭─ "
+				return s.i, body, true
+			}
+		}
+	}
+	return m.focus, body, true
+}

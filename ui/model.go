@@ -17,75 +17,6 @@ import (
 	"github.com/wiretop/wiretop/sampler"
 )
 
-// Options configure the TUI.
-type Options struct {
-	// Samples is where the sampler sends one Sample per interval. The model reads it on its
-	// own; when it is closed, the status line says the sampler stopped. Nil: samples arrive
-	// as SampleMsg only.
-	Samples <-chan *sampler.Sample
-	// Batches is where the capture sends one Batch per interval (nil when capture is off). The
-	// model reads it like Samples; the header shows the capture statistics of the latest.
-	Batches <-chan *capture.Batch
-	// Capture controls the running capture (*capture.Capture satisfies it). Nil means capture
-	// is off: the talkers and packets panes are left out and the header says why
-	// (CaptureOff). The model calls its methods only from commands, never in Update or View.
-	Capture CaptureControl
-	// CaptureOff says why capture is off when Capture is nil, for the header: "--no-capture",
-	// "not root: no CAP_NET_RAW". Empty: just "capture off".
-	CaptureOff string
-	// RequestRefresh asks the sampler for an extra socket refresh (sampler.RequestRefresh): the
-	// model calls it, without blocking, when captured flows wait for their process.
-	RequestRefresh func()
-	// Interface is the interface the bandwidth pane shows first and the header names; "all"
-	// (monitor.AllInterfaces) is the sum of every interface but loopback. Empty means "all".
-	Interface string
-	// Status are notes the caller wants in the status line, such as what the sampler cannot
-	// see. StatusMsg replaces them.
-	Status []string
-	// Interval is the sampling interval, for the time axis of the charts. Zero: taken from
-	// the samples.
-	Interval time.Duration
-	// Prefs are the preferences to start with (from LoadPrefs); empty fields take the
-	// defaults. The model changes them as the user does.
-	Prefs Prefs
-	// PrefsPath is the config file where changed preferences are saved (SavePrefs, in a
-	// command). Empty: they are not saved.
-	PrefsPath string
-	// ASCII draws the charts with block elements instead of Braille, for fonts without it.
-	ASCII bool
-	// Clock returns the wall time, for what the samples do not date (the moment the display
-	// was paused, the header before the first sample). Nil: time.Now. Tests fix it.
-	Clock func() time.Time
-}
-
-// SampleMsg carries one sampler Sample into the model, which applies it to its monitor.State.
-type SampleMsg struct{ Sample *sampler.Sample }
-
-// BatchMsg carries one capture Batch into the model.
-type BatchMsg struct{ Batch *capture.Batch }
-
-// StatusMsg replaces the caller's notes in the status line (Options.Status).
-type StatusMsg struct{ Lines []string }
-
-// AlertsMsg sets the number of firing alerts that the header counts.
-type AlertsMsg struct{ Firing int }
-
-// SamplerStoppedMsg tells the model that Options.Samples was closed.
-type SamplerStoppedMsg struct{}
-
-// CaptureStoppedMsg tells the model that Options.Batches was closed (the end of a replay, or
-// a capture error).
-type CaptureStoppedMsg struct{}
-
-// Messages of the model's own: values read from the channels (handling them re-arms the
-// reader), and the notices it routes to the panes.
-type (
-	chanSampleMsg   struct{ Sample *sampler.Sample }
-	chanBatchMsg    struct{ Batch *capture.Batch }
-	refreshMsg      struct{} // the display resumes after a pause: panes take the latest data
-	prefsChangedMsg struct{} // a preference changed: panes redraw
-)
-
 // Model is the root Bubble Tea model: it owns the monitor.State, applies samples and batches,
 // lays the panes out, keeps the focus and routes keys and mouse events. The header, status
 // line, footer and help screen are in chrome.go, the geometry in layout.go.
@@ -396,63 +327,6 @@ func (m *Model) togglePause() tea.Cmd {
 		return nil
 	}
 	return m.broadcast(refreshMsg{})
-}
-
-// mouse focuses the pane under a click and sends it the click; the wheel goes to the pane
-// under the pointer without moving the focus.
-func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
-	if m.showHelp || m.tooSmall() {
-		return nil
-	}
-	ev := tea.MouseEvent(msg)
-	wheel := 0
-	switch {
-	case ev.Button == tea.MouseButtonWheelUp:
-		wheel = -1
-	case ev.Button == tea.MouseButtonWheelDown:
-		wheel = 1
-	case ev.Button == tea.MouseButtonLeft && ev.Action == tea.MouseActionPress:
-	default:
-		return nil
-	}
-	x, y := ev.X, ev.Y-headerLines
-	i, r, ok := m.paneAt(x, y)
-	if !ok {
-		return nil
-	}
-	if wheel == 0 {
-		if ed, ok := m.focused().(editor); ok && ed.Editing() {
-			return nil // the input keeps the focus
-		}
-		m.focus = i
-	}
-	return m.toPane(m.slots[m.order[i]], paneMouseMsg{x: x - r.x - 1, y: y - r.y - 1, click: wheel == 0, wheel: wheel})
-}
-
-// paneAt finds the pane at body cell (x, y): in the grid, the box that holds it; with one
-// pane in sight, that pane, or the one whose name is clicked in its title.
-func (m *Model) paneAt(x, y int) (int, rect, bool) {
-	body := rect{0, 0, m.width, m.bodyHeight()}
-	if !body.contains(x, y) {
-		return 0, rect{}, false
-	}
-	if g := m.layoutGrid(); g != nil {
-		for i, id := range m.order {
-			if r := g[id]; r.contains(x, y) {
-				return i, r, true
-			}
-		}
-		return 0, rect{}, false
-	}
-	if y == 0 {
-		_, tabs := tabStrip(m.styles, m.panes(), m.focus)
-		for _, s := range tabs {
-			if x-3 >= s.from && x-3 < s.to { // the title starts after "╭─ "
-				return s.i, body, true
-			}
-		}
-	}
-	return m.focus, body, true
 }
 
 // layoutGrid is the grid in force: nil when zoomed or too small for one.
