@@ -36,8 +36,15 @@ type Config struct {
 	ProcRoot     string // --proc-root, for tests and containers
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
 
-	speed float64 // --speed as a factor; 0 is as fast as possible
+	ASCII bool // --ascii: charts without Braille
+
+	speed           float64 // --speed as a factor; 0 is as fast as possible
+	intervalSet     bool    // --interval was given (else the config file's interval applies)
+	packetFilterSet bool    // --packet-filter was given (else the config file's applies)
 }
+
+// minInterval is the shortest sampling interval.
+const minInterval = 10 * time.Millisecond
 
 const usageHead = `wiretop: a terminal network monitor (bandwidth, TCP states, processes, packets)
 
@@ -76,17 +83,19 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.Top, "top", 20, "headless: processes and talkers per sample (0: all)")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9813")
 	fs.StringVar(&c.DB, "db", "", "history database path")
-	fs.StringVar(&c.ConfigPath, "config", "", "config file (default ~/.config/wiretop/config.toml)")
+	fs.StringVar(&c.ConfigPath, "config", "", "preferences file (default ~/.config/wiretop/config.toml)")
+	fs.BoolVar(&c.ASCII, "ascii", false, "draw charts without Braille characters, for fonts that lack them")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
 	_ = fs.MarkHidden("proc-root")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	c.intervalSet, c.packetFilterSet = fs.Changed("interval"), fs.Changed("packet-filter")
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see wiretop --help)", fs.Arg(0))
 	}
-	if c.Interval < 10*time.Millisecond {
+	if c.Interval < minInterval {
 		return c, fmt.Errorf("--interval %v: must be at least 10ms", c.Interval)
 	}
 	if c.Count < 0 || c.Top < 0 {
@@ -127,6 +136,19 @@ func parseSpeed(s string) (float64, error) {
 		return 0, fmt.Errorf("--speed %q: want max or a number > 0 (1 is real time)", s)
 	}
 	return f, nil
+}
+
+// prefsPath is the preferences file: --config, or ~/.config/wiretop/config.toml (under
+// $XDG_CONFIG_HOME when it is set). "" when there is no home to put it in.
+func (c *Config) prefsPath() string {
+	if c.ConfigPath != "" {
+		return c.ConfigPath
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "wiretop", "config.toml")
 }
 
 // resolve fills defaults that need the system (the default-route interface) and checks

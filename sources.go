@@ -20,6 +20,11 @@ type sources struct {
 	smp   *sampler.Sampler // nil in a replay
 	cap   *capture.Capture // nil when capture is off
 	notes []string         // why capture is off, for the status line and the JSON
+	off   string           // why capture is off, in a few words, for the TUI's header
+
+	// closeBatches closes batches when the capture's Run returns (the TUI shows the capture
+	// ended); headless reads capDone instead.
+	closeBatches bool
 
 	samples chan *sampler.Sample
 	batches chan *capture.Batch
@@ -58,6 +63,7 @@ func (c *Config) captureOptions() capture.Options {
 func openSources(cfg Config) (*sources, error) {
 	s := &sources{cfg: cfg}
 	if cfg.NoCapture {
+		s.off = "--no-capture"
 		s.notes = append(s.notes, "capture off (--no-capture): processes from tcp_info")
 	} else {
 		c, err := capture.Open(cfg.captureOptions())
@@ -65,6 +71,7 @@ func openSources(cfg Config) (*sources, error) {
 		case err == nil:
 			s.cap = c
 		case errors.Is(err, capture.ErrPermission) && !cfg.explicitCapture():
+			s.off = "needs CAP_NET_RAW: run as root or setcap cap_net_raw,cap_net_admin=eip"
 			s.notes = append(s.notes, "capture off: needs CAP_NET_RAW (run as root, or setcap cap_net_raw,cap_net_admin=eip on the binary): processes from tcp_info")
 		default:
 			return nil, err
@@ -106,7 +113,13 @@ func (s *sources) start(ctx context.Context) {
 	if s.cap != nil {
 		s.batches = make(chan *capture.Batch, 4)
 		s.capDone = make(chan error, 1)
-		go func() { s.capDone <- s.cap.Run(ctx, s.batches) }()
+		go func() {
+			err := s.cap.Run(ctx, s.batches)
+			if s.closeBatches {
+				close(s.batches)
+			}
+			s.capDone <- err
+		}()
 	}
 }
 
