@@ -30,8 +30,9 @@ bench: deps
 ## fuzz: run every fuzz target for FUZZTIME each (default 60s)
 FUZZTIME ?= 60s
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' ./sampler | grep ^Fuzz); do \
-		echo "== $$t"; $(GO) test ./sampler -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+	@for pkg in ./sampler ./capture; do \
+		for t in $$($(GO) test -list 'Fuzz.*' $$pkg | grep ^Fuzz); do \
+			echo "== $$pkg $$t"; $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done; done
 
 clean:
 	rm -rf bin

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +35,16 @@ type Config struct {
 	ConfigPath   string
 	ProcRoot     string // --proc-root, for tests and containers
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
+
+	ASCII bool // --ascii: charts without Braille
+
+	speed           float64 // --speed as a factor; 0 is as fast as possible
+	intervalSet     bool    // --interval was given (else the config file's interval applies)
+	packetFilterSet bool    // --packet-filter was given (else the config file's applies)
 }
+
+// minInterval is the shortest sampling interval.
+const minInterval = 10 * time.Millisecond
 
 const usageHead = `wiretop: a terminal network monitor (bandwidth, TCP states, processes, packets)
 
@@ -72,37 +83,79 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.Top, "top", 20, "headless: processes and talkers per sample (0: all)")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9813")
 	fs.StringVar(&c.DB, "db", "", "history database path")
-	fs.StringVar(&c.ConfigPath, "config", "", "config file (default ~/.config/wiretop/config.toml)")
+	fs.StringVar(&c.ConfigPath, "config", "", "preferences file (default ~/.config/wiretop/config.toml)")
+	fs.BoolVar(&c.ASCII, "ascii", false, "draw charts without Braille characters, for fonts that lack them")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
 	_ = fs.MarkHidden("proc-root")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	c.intervalSet, c.packetFilterSet = fs.Changed("interval"), fs.Changed("packet-filter")
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see wiretop --help)", fs.Arg(0))
 	}
-	if c.Interval < 10*time.Millisecond {
+	if c.Interval < minInterval {
 		return c, fmt.Errorf("--interval %v: must be at least 10ms", c.Interval)
 	}
 	if c.Count < 0 || c.Top < 0 {
 		return c, errors.New("--count and --top take a number >= 0")
 	}
+	if c.ReplayFile != "" {
+		switch {
+		case c.NoCapture:
+			return c, errors.New("-r replays packets: it cannot go with --no-capture")
+		case c.Interface != "":
+			return c, errors.New("-r replays a file: it cannot go with -i")
+		}
+	} else if fs.Changed("speed") {
+		return c, errors.New("--speed paces a replay: it goes with -r")
+	}
+	if c.NoCapture {
+		for flag, v := range map[string]string{"-f": c.BaseFilter, "--packet-filter": c.PacketFilter, "-w": c.WriteFile} {
+			if v != "" {
+				return c, fmt.Errorf("%s needs packet capture: it cannot go with --no-capture", flag)
+			}
+		}
+	}
+	sp, err := parseSpeed(c.Speed)
+	if err != nil {
+		return c, err
+	}
+	c.speed = sp
 	return c, nil
 }
 
-// errNotYet reports a flag whose feature this build does not have yet, instead of ignoring it.
-func errNotYet(flag string) error {
-	return fmt.Errorf("%s: packet capture is not part of this build yet; use --no-capture", flag)
+// parseSpeed reads --speed: "max" (0: as fast as possible) or a factor > 0 ("1", "10", "0.5").
+func parseSpeed(s string) (float64, error) {
+	if s == "max" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("--speed %q: want max or a number > 0 (1 is real time)", s)
+	}
+	return f, nil
+}
+
+// prefsPath is the preferences file: --config, or ~/.config/wiretop/config.toml (under
+// $XDG_CONFIG_HOME when it is set). "" when there is no home to put it in.
+func (c *Config) prefsPath() string {
+	if c.ConfigPath != "" {
+		return c.ConfigPath
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "wiretop", "config.toml")
 }
 
 // resolve fills defaults that need the system (the default-route interface) and checks
 // what the flags name exists.
 func (c *Config) resolve() error {
-	for flag, v := range map[string]string{"-f": c.BaseFilter, "--packet-filter": c.PacketFilter, "-w": c.WriteFile, "-r": c.ReplayFile} {
-		if v != "" {
-			return errNotYet(flag)
-		}
+	if c.ReplayFile != "" {
+		return nil // the file is the source: no interface, no sampler
 	}
 	if c.Interface == "" {
 		c.Interface = defaultRouteInterface(filepath.Join(c.ProcRoot, "net", "route"))

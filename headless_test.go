@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -139,21 +140,52 @@ func TestHeadlessSIGINTPrintsSummary(t *testing.T) {
 }
 
 func TestBadInputIsOneClearLine(t *testing.T) {
+	dir := t.TempDir()
+	orig, err := os.ReadFile("testdata/pcap/mixed-vlan.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.pcap")
+	if err := os.WriteFile(truncated, orig[:50000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.pcap")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a capture "), 300), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}
 	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stderr string
+		name    string
+		prefix  []string // run through this (setpriv); the test needs root then
+		args    []string
+		code    int
+		stderr  string
+		summary bool // stdout still ends with a summary of what was read
 	}{
-		{"missing interface", []string{"--headless", "--no-capture", "-i", "nosuch0", "--count", "1"}, 1, `wiretop: interface "nosuch0": no such interface`},
-		{"unknown flag", []string{"--frobnicate"}, 2, "unknown flag: --frobnicate"},
-		{"interval too small", []string{"--headless", "--interval", "1ms"}, 2, "--interval 1ms: must be at least 10ms"},
-		{"stray argument", []string{"--headless", "eth0"}, 2, `unexpected argument "eth0"`},
-		{"bad proc root", []string{"--headless", "--no-capture", "--proc-root", "/nonexistent", "--count", "1"}, 1, "/nonexistent/net/dev"},
+		{"missing interface", nil, []string{"--headless", "--no-capture", "-i", "nosuch0", "--count", "1"}, 1, `wiretop: interface "nosuch0": no such interface`, false},
+		{"missing interface, capture", nil, []string{"--headless", "-i", "nosuch0", "--count", "1"}, 1, `wiretop: interface "nosuch0": no such interface`, false},
+		{"unknown flag", nil, []string{"--frobnicate"}, 2, "unknown flag: --frobnicate", false},
+		{"interval too small", nil, []string{"--headless", "--interval", "1ms"}, 2, "--interval 1ms: must be at least 10ms", false},
+		{"stray argument", nil, []string{"--headless", "eth0"}, 2, `unexpected argument "eth0"`, false},
+		{"bad proc root", nil, []string{"--headless", "--no-capture", "--proc-root", "/nonexistent", "--count", "1"}, 1, "/nonexistent/net/dev", false},
+		{"invalid base filter, replay", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "-f", "tcp port x"}, 1, `wiretop: invalid filter "tcp port x": unknown port 'x'`, false},
+		{"invalid packet filter", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "--packet-filter", "tcp port"}, 1, `wiretop: invalid filter "tcp port": `, false},
+		{"invalid base filter, live", nil, []string{"--headless", "-i", "lo", "-f", "port 99999", "--count", "1"}, 1, `wiretop: invalid filter "port 99999": `, false},
+		{"no permission", nobody, []string{"--headless", "-i", "lo", "-f", "tcp", "--count", "1"}, 1, "wiretop: capture on lo: permission denied: needs CAP_NET_RAW", false},
+		{"truncated capture", nil, []string{"--headless", "--speed", "max", "-r", truncated}, 1, "wiretop: bad capture file: " + truncated + ": truncated dump file", true},
+		{"not a capture", nil, []string{"--headless", "-r", garbage}, 1, "wiretop: bad capture file: " + garbage + ": unknown file format", false},
+		{"missing capture", nil, []string{"--headless", "-r", "/nonexistent.pcap"}, 1, "wiretop: replay: open /nonexistent.pcap: no such file or directory", false},
+		{"unwritable pcap", nil, []string{"--headless", "-i", "lo", "-w", "/nonexistent/x.pcap", "--count", "1"}, 1, "/nonexistent/x.pcap: no such file or directory", false},
+		{"bad speed", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "--speed", "fast"}, 2, `--speed "fast": want max or a number > 0`, false},
+		{"replay without capture", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "--no-capture"}, 2, "-r replays packets: it cannot go with --no-capture", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(wiretopBin, tt.args...)
+			if tt.prefix != nil {
+				requireRoot(t)
+			}
+			argv := append(append(append([]string{}, tt.prefix...), wiretopBin), tt.args...)
+			cmd := exec.Command(argv[0], argv[1:]...)
 			var stderr, stdout bytes.Buffer
 			cmd.Stderr, cmd.Stdout = &stderr, &stdout
 			err := cmd.Run()
@@ -167,8 +199,15 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 			if !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("stderr %q does not say %q", stderr.String(), tt.stderr)
 			}
+			if n := strings.Count(strings.TrimSpace(stderr.String()), "\n"); n != 0 {
+				t.Errorf("stderr has %d lines, want one: %q", n+1, stderr.String())
+			}
 			if strings.Contains(stderr.String(), "panic") || strings.Contains(stderr.String(), "goroutine ") {
 				t.Errorf("stderr shows a panic: %s", stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			if tt.summary && !strings.Contains(lines[len(lines)-1], `"type":"summary"`) {
+				t.Errorf("stdout does not end with a summary of what was read: %q", lines[len(lines)-1])
 			}
 		})
 	}

@@ -151,7 +151,9 @@ func ifaceRecord(name string, rx, tx uint64, p *sampler.IfaceDelta, secs float64
 }
 
 // StatusRecord returns the status of the latest sample in its JSON form. Extra notes (such
-// as why capture is off) are appended.
+// as why capture is off) are appended. Capture is on (and processes come from "pcap") when
+// capture says so or the state's capture is on (Options.Capture, or a batch was applied);
+// in a replay (Options.Replay) the process source is "none".
 func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 	s := st.status
 	r := StatusRecord{
@@ -162,9 +164,16 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 		DestroyEvents: s.DestroyEvents,
 		Notes:         append(append([]string(nil), s.Notes...), extra...),
 	}
-	if capture {
+	switch {
+	case st.opts.Replay:
+		// a replayed file's flows belong to no process of this host
+		r.Capture = true
+		r.ProcessSource = "none"
+		r.Notes = append(r.Notes, "replay: flows are not attributed to processes")
+	case capture || st.CaptureOn():
+		r.Capture = true
 		r.ProcessSource = "pcap"
-	} else if s.SocketSource != "sock_diag" {
+	case s.SocketSource != "sock_diag":
 		r.ProcessSource = "none"
 	}
 	if r.ProcessScope == "" {
@@ -208,18 +217,60 @@ func (st *State) SampleRecord(top int, status StatusRecord) SampleRecord {
 		r.Processes = append(r.Processes, ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User,
 			RxBytes: p.RxBytes, TxBytes: p.TxBytes, RxBytesPerSec: p.RxRate, TxBytesPerSec: p.TxRate, Source: p.Source})
 	}
+	for _, t := range st.Talkers(TalkerQuery{Sort: TalkerSortLast, ActiveOnly: true, Limit: top}) {
+		r.Talkers = append(r.Talkers, talkerRecord(&t, false))
+	}
+	r.Capture = st.captureRecord()
 	r.Unattributed = CountsRecord(st.unattrib)
 	return r
 }
 
-// SummaryRecord totals the whole run: every interface, every process that moved bytes.
+// talkerRecord renders a talker: the last interval's counts and the window rates, or with
+// session set, the session totals and no rates.
+func talkerRecord(t *Talker, session bool) TalkerRecord {
+	r := TalkerRecord{Proto: t.Proto, PID: t.PID, Comm: t.Comm}
+	if t.Key.Local.Addr().IsValid() {
+		r.LocalAddr, r.LocalPort = t.Key.Local.Addr().String(), t.Key.Local.Port()
+	}
+	if t.Key.Remote.Addr().IsValid() {
+		r.RemoteAddr, r.RemotePort = t.Key.Remote.Addr().String(), t.Key.Remote.Port()
+	}
+	if session {
+		r.RxBytes, r.TxBytes, r.RxPackets, r.TxPackets = t.RxTotal, t.TxTotal, t.RxPacketsTotal, t.TxPacketsTotal
+		return r
+	}
+	r.RxBytes, r.TxBytes, r.RxPackets, r.TxPackets = t.RxBytes, t.TxBytes, t.RxPackets, t.TxPackets
+	r.Rates = make(map[string]RateRecord, len(Windows))
+	for w, name := range WindowNames {
+		r.Rates[name] = RateRecord{Rx: t.Rx[w], Tx: t.Tx[w]}
+	}
+	return r
+}
+
+// captureRecord returns the capture's JSON form, nil when capture is off.
+func (st *State) captureRecord() *CaptureRecord {
+	c := st.Capture()
+	if !c.On {
+		return nil
+	}
+	return &CaptureRecord{Received: c.Stats.Received, Dropped: c.Stats.Dropped, IfDropped: c.Stats.IfDropped,
+		Filter: c.Filter, PacketFilter: c.PacketFilter}
+}
+
+// SummaryRecord totals the whole run: every interface, every process that moved bytes, and
+// every talker of the table plus the overflow row (uncapped), with session totals in their
+// rx/tx fields and no rates. Only closed intervals count: apply the last batch before the
+// last sample.
 func (st *State) SummaryRecord(status StatusRecord) SummaryRecord {
 	secs := st.elapsed.Seconds()
-	r := SummaryRecord{Type: "summary", Time: st.last.Format(TimeFormat), DurationS: secs, Samples: st.tick - 1,
+	r := SummaryRecord{Type: "summary", Time: st.last.Format(TimeFormat), DurationS: secs, Samples: st.intervals,
 		Interfaces: []IfaceRecord{}, Processes: []ProcessRecord{}, Talkers: []TalkerRecord{}, Status: status,
-		Unattributed: CountsRecord(st.unattribTot), KernelTCP: kernelRecord(st.kernelTot)}
-	if st.tick == 0 {
-		r.Samples = 0
+		Unattributed: CountsRecord(st.unattribTot), KernelTCP: kernelRecord(st.kernelTot), Capture: st.captureRecord()}
+	for _, t := range st.Talkers(TalkerQuery{Sort: TalkerSortTotal}) {
+		if t.RxPacketsTotal+t.TxPacketsTotal == 0 {
+			continue // seen in the open interval only
+		}
+		r.Talkers = append(r.Talkers, talkerRecord(&t, true))
 	}
 	names := make([]string, 0, len(st.ifaces))
 	for n := range st.ifaces {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/sampler"
 )
 
@@ -16,6 +17,25 @@ type Options struct {
 	// GoneTicks is how many samples a vanished socket is remembered so that a late
 	// socket-destroy event still completes its count (default 3).
 	GoneTicks int
+
+	// Capture says packets are captured: processes count pcap bytes (source "pcap") from the
+	// start, and tcp_info deltas are not added. Without it, the first ApplyBatch turns it on.
+	Capture bool
+	// Replay says there is no sampler (-r FILE): each ApplyBatch closes its own interval,
+	// drives the clock and feeds the pseudo-interface ReplayName; flows are not attributed.
+	Replay bool
+	// ReplayName is the name of the replay's pseudo-interface (default "replay").
+	ReplayName string
+	// TalkerCap bounds the talker table (default 65536); flows beyond it go to the
+	// overflow row, and idle talkers are evicted when it fills (see Talkers).
+	TalkerCap int
+	// TalkerIdle, when set, also evicts talkers silent for longer than this.
+	TalkerIdle time.Duration
+	// PacketRing is how many packet summaries Packets keeps (default 2000).
+	PacketRing int
+	// PendingRetries is how many regular samples a flow whose socket was not found is looked
+	// up again before it stays unattributed (default 3).
+	PendingRetries int
 }
 
 // AllInterfaces is the name of the aggregate of every interface except loopback.
@@ -104,6 +124,32 @@ type State struct {
 	status                sampler.Status
 	errors                []error
 	sockets               int
+	intervals             int // intervals closed (regular samples, or replayed batches)
+
+	// capture side (talkers.go, attrib.go, capture.go)
+	captureSeen           bool
+	cap                   CaptureInfo
+	index                 sockIndex
+	pending               []*talker // flows whose socket was not found yet
+	needRefresh           bool
+	talkers               map[capture.FlowKey]*talker
+	list                  []*talker // the talkers of the map, for cheap iteration
+	overflow              *talker
+	touched, prevTouched  []*talker // talkers with bytes in the open and in the last interval
+	recent                []*talker // talkers with bytes inside the longest window
+	ivals                 durRing
+	itick                 uint32 // tick of the latest closed interval for window rings
+	captured, capturedTot Counts
+	evicted               int
+	evictBuf              []*talker
+	rankBuf               []ranked
+	version               uint64 // changes with every mutation, for caches
+	pairs                 []*talker
+	pairStore             []talker
+	pairIndex             map[pairKey]int
+	pairsVersion          uint64
+	packets               pktRing
+	lastPackets           []capture.PacketSummary
 }
 
 const numStates = 11 // len(sampler.StateNames)
@@ -124,18 +170,45 @@ func New(opts Options) *State {
 	if opts.GoneTicks <= 0 {
 		opts.GoneTicks = 3
 	}
+	if opts.ReplayName == "" {
+		opts.ReplayName = "replay"
+	}
+	if opts.TalkerCap <= 0 {
+		opts.TalkerCap = 65536
+	}
+	if opts.PacketRing <= 0 {
+		opts.PacketRing = 2000
+	}
+	if opts.PendingRetries <= 0 {
+		opts.PendingRetries = 3
+	}
 	return &State{
-		opts:   opts,
-		ifaces: make(map[string]*Iface),
-		all:    &Iface{Name: AllInterfaces, Rx: newSeries(opts.HistoryLen), Tx: newSeries(opts.HistoryLen)},
-		socks:  make(map[sockKey]*sockAcct),
-		gone:   make(map[sockKey]*sockAcct),
-		procs:  make(map[int]*Process),
+		opts:     opts,
+		ifaces:   make(map[string]*Iface),
+		all:      &Iface{Name: AllInterfaces, Rx: newSeries(opts.HistoryLen), Tx: newSeries(opts.HistoryLen)},
+		socks:    make(map[sockKey]*sockAcct),
+		gone:     make(map[sockKey]*sockAcct),
+		procs:    make(map[int]*Process),
+		index:    newSockIndex(),
+		talkers:  make(map[capture.FlowKey]*talker),
+		overflow: &talker{Talker: Talker{Proto: OverflowProto}},
+		packets:  pktRing{buf: make([]capture.PacketSummary, opts.PacketRing)},
 	}
 }
 
-// Apply folds one sample into the state.
+// Apply folds one sample into the state. A regular sample closes the interval: interface,
+// process and talker figures of the last interval are the ones it closes (talkers and pcap
+// processes use its Elapsed). A refresh sample (s.Refresh) only updates the socket index and
+// the processes, and attributes the pending flows it can.
 func (st *State) Apply(s *sampler.Sample) {
+	if s.Refresh {
+		st.touchProcs(s)
+		st.index.build(s.Sockets)
+		st.retryPending(false)
+		st.needRefresh = false
+		st.version++
+		return
+	}
 	st.tick++
 	st.status = s.Status
 	st.errors = s.Errors
@@ -155,9 +228,13 @@ func (st *State) Apply(s *sampler.Sample) {
 			st.socks[keyOf(sk)] = &sockAcct{acked: sk.BytesAcked, received: sk.BytesReceived, pid: sk.PID, seen: st.tick}
 		}
 		st.touchProcs(s)
+		st.index.build(s.Sockets)
+		st.retryPending(false)
+		st.needRefresh = false
 		return
 	}
-	st.applyInterfaces(s)
+	st.intervals++
+	st.applyInterfaces(s.Interfaces, s.Elapsed)
 	st.kernel = s.Kernel
 	addKernel(&st.kernelTot, &s.Kernel)
 	st.applySockets(s)
@@ -179,12 +256,12 @@ func (st *State) applyStates(socks []sampler.Socket) {
 	st.sockets = n
 }
 
-func (st *State) applyInterfaces(s *sampler.Sample) {
+func (st *State) applyInterfaces(deltas []sampler.IfaceDelta, elapsed time.Duration) {
 	for _, f := range st.ifaces {
 		f.Present = false
 	}
 	var rx, tx uint64
-	for _, d := range s.Interfaces {
+	for _, d := range deltas {
 		f := st.ifaces[d.Name]
 		if f == nil {
 			f = &Iface{Name: d.Name, Rx: newSeries(st.opts.HistoryLen), Tx: newSeries(st.opts.HistoryLen)}
@@ -192,8 +269,8 @@ func (st *State) applyInterfaces(s *sampler.Sample) {
 		}
 		f.Present = true
 		f.Last = d
-		f.Rx.add(d.RxBytes, s.Elapsed)
-		f.Tx.add(d.TxBytes, s.Elapsed)
+		f.Rx.add(d.RxBytes, elapsed)
+		f.Tx.add(d.TxBytes, elapsed)
 		f.RxPackets += d.RxPackets
 		f.TxPackets += d.TxPackets
 		f.RxErrors += d.RxErrors
@@ -208,10 +285,13 @@ func (st *State) applyInterfaces(s *sampler.Sample) {
 		}
 	}
 	st.all.Present = true
-	st.all.Rx.add(rx, s.Elapsed)
-	st.all.Tx.add(tx, s.Elapsed)
+	st.all.Rx.add(rx, elapsed)
+	st.all.Tx.add(tx, elapsed)
 }
 
+// applySockets updates the processes and the socket index from a regular sample and
+// accounts the interval's process bytes: from the talkers when capture is on, from the
+// sockets' tcp_info deltas otherwise.
 func (st *State) applySockets(s *sampler.Sample) {
 	st.unattrib = Counts{}
 	for _, p := range st.procs {
@@ -219,6 +299,9 @@ func (st *State) applySockets(s *sampler.Sample) {
 		p.Alive = false
 	}
 	st.touchProcs(s)
+	st.index.build(s.Sockets)
+	st.retryPending(true)
+	st.needRefresh = false
 	for i := range s.Sockets {
 		sk := &s.Sockets[i]
 		if !sk.HasInfo {
@@ -236,6 +319,8 @@ func (st *State) applySockets(s *sampler.Sample) {
 		}
 		if sk.PID != 0 {
 			a.pid = sk.PID
+		} else if a.pid == 0 {
+			a.pid = st.listenerPID(sk)
 		}
 		a.seen = st.tick
 		st.account(a, sk)
@@ -260,12 +345,18 @@ func (st *State) applySockets(s *sampler.Sample) {
 		} else {
 			a = &sockAcct{} // opened and closed between two dumps
 		}
+		if a.pid == 0 {
+			a.pid = st.listenerPID(sk)
+		}
 		st.account(a, sk)
 	}
 	for k, a := range st.gone {
 		if st.tick-a.seen > st.opts.GoneTicks {
 			delete(st.gone, k)
 		}
+	}
+	if st.CaptureOn() {
+		st.closeTalkers(s.Elapsed)
 	}
 	secs := s.Elapsed.Seconds()
 	for _, p := range st.procs {
@@ -278,6 +369,19 @@ func (st *State) applySockets(s *sampler.Sample) {
 	st.unattribTot.TxBytes += st.unattrib.TxBytes
 }
 
+// listenerPID returns the process listening on a TCP socket's local address and port: the
+// server that accepted it. A short-lived accepted socket (an HTTP request served in a
+// millisecond) is often closed before /proc/PID/fd can show whose it was; the listener's
+// owner is, for all but servers that pass sockets between processes, the one that served it.
+// 0 when there is no such listener, or its owner is unknown too.
+func (st *State) listenerPID(sk *sampler.Socket) int {
+	if sk.Proto != sampler.ProtoTCP || sk.State == sampler.StateListen {
+		return 0
+	}
+	pid, _ := st.index.boundLookup(uint8(sk.Proto), norm(sk.Local))
+	return pid
+}
+
 // account adds what the socket's counters grew by since a was last updated.
 func (st *State) account(a *sockAcct, sk *sampler.Socket) {
 	var tx, rx uint64
@@ -288,8 +392,8 @@ func (st *State) account(a *sockAcct, sk *sampler.Socket) {
 		rx = sk.BytesReceived - a.received
 	}
 	a.acked, a.received = sk.BytesAcked, sk.BytesReceived
-	if tx == 0 && rx == 0 {
-		return
+	if (tx == 0 && rx == 0) || st.CaptureOn() {
+		return // with capture, process bytes come from the flows
 	}
 	p := st.procs[a.pid]
 	if a.pid == 0 || p == nil {
@@ -308,7 +412,7 @@ func (st *State) touchProcs(s *sampler.Sample) {
 	for pid, sp := range s.Procs {
 		p := st.procs[pid]
 		if p == nil {
-			p = &Process{PID: pid, Source: "tcp_info"}
+			p = &Process{PID: pid, Source: st.procSource()}
 			st.procs[pid] = p
 		}
 		p.Comm, p.Cmdline, p.User, p.UID = sp.Comm, sp.Cmdline, sp.User, sp.UID

@@ -20,6 +20,19 @@ func tcp(cookie uint64, pid int, acked, recv uint64) sampler.Socket {
 	}
 }
 
+// listener is a TCP socket listening on 0.0.0.0:8080, held by pid.
+func listener(pid int) sampler.Socket {
+	return sampler.Socket{Proto: sampler.ProtoTCP, State: sampler.StateListen, Cookie: 900, PID: pid,
+		Local: netip.MustParseAddrPort("0.0.0.0:8080"), Inode: 900, HasInfo: true}
+}
+
+// accepted is a connection accepted on listener's port whose owner was not resolved.
+func accepted(cookie uint64, acked, recv uint64) sampler.Socket {
+	s := tcp(cookie, 0, acked, recv)
+	s.Local, s.Remote = netip.MustParseAddrPort("198.18.0.1:8080"), netip.MustParseAddrPort("198.18.0.2:50000")
+	return s
+}
+
 func procs(pids ...int) map[int]*sampler.Proc {
 	m := map[int]*sampler.Proc{}
 	for _, p := range pids {
@@ -113,6 +126,31 @@ func TestSocketAccounting(t *testing.T) {
 			},
 			want:   totals{},
 			unattr: Counts{TxBytes: 700, RxBytes: 300},
+		},
+		{
+			name: "an accepted socket whose owner was not read is credited to the listener's process",
+			samples: []*sampler.Sample{
+				sample(0, true, []sampler.Socket{listener(20)}, nil, 20),
+				sample(1, false, []sampler.Socket{listener(20), accepted(31, 5000, 100)}, nil, 20),
+			},
+			want: totals{20: {5000, 100}},
+		},
+		{
+			name: "an accepted socket opened and closed between two dumps goes to the listener's process",
+			samples: []*sampler.Sample{
+				sample(0, true, []sampler.Socket{listener(21)}, nil, 21),
+				sample(1, false, []sampler.Socket{listener(21)}, []sampler.Socket{accepted(32, 7000, 200)}, 21),
+			},
+			want: totals{21: {7000, 200}},
+		},
+		{
+			name: "without a listener an unresolved socket stays unattributed",
+			samples: []*sampler.Sample{
+				sample(0, true, nil, nil),
+				sample(1, false, nil, []sampler.Socket{accepted(33, 7000, 200)}),
+			},
+			want:   totals{},
+			unattr: Counts{TxBytes: 7000, RxBytes: 200},
 		},
 		{
 			name: "a baseline socket's destroy event counts only its growth",

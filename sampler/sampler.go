@@ -36,6 +36,9 @@ type Sampler struct {
 	status      Status
 	destroyed   int // destroy events dropped because the buffer was full, session total
 	lastSockets int // size of the last socket table
+
+	refreshReq  chan struct{} // RequestRefresh -> Run, capacity 1: requests coalesce
+	lastRefresh time.Time     // when Run last took a refresh sample
 }
 
 // New opens the sources. It fails only when nothing at all can be read; a source that is
@@ -50,7 +53,7 @@ func New(opts Options) (*Sampler, error) {
 	if opts.DestroyLimit <= 0 {
 		opts.DestroyLimit = 65536
 	}
-	s := &Sampler{opts: opts, resolver: newProcResolver(opts.ProcRoot)}
+	s := &Sampler{opts: opts, resolver: newProcResolver(opts.ProcRoot), refreshReq: make(chan struct{}, 1)}
 	if _, err := readNetDev(opts.ProcRoot); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
@@ -122,12 +125,7 @@ func (s *Sampler) Tick(now time.Time) *Sample {
 
 	// Dump before draining destroy events: a socket destroyed after the dump shows up in
 	// the next drain, and the monitor remembers vanished sockets long enough to match it.
-	// size the table from the last one: growing a 10,000-socket slice costs more than parsing it
-	smp.Sockets, err = s.sockets(make([]Socket, 0, s.lastSockets+s.lastSockets/8+64))
-	s.lastSockets = len(smp.Sockets)
-	if err != nil {
-		smp.Errors = append(smp.Errors, err)
-	}
+	s.dumpSockets(smp)
 	if s.watcher != nil {
 		var dropped int
 		smp.Destroyed, dropped = s.watcher.Drain(nil)
@@ -141,6 +139,25 @@ func (s *Sampler) Tick(now time.Time) *Sample {
 		// a destroyed socket has no fd any more; keep its pid only if the 4-tuple is known
 		smp.Destroyed[i].PID = 0
 	}
+	s.setStatus(smp)
+	s.started = true
+	s.last = now
+	return smp
+}
+
+// dumpSockets reads the socket table into smp.
+func (s *Sampler) dumpSockets(smp *Sample) {
+	// size the table from the last one: growing a 10,000-socket slice costs more than parsing it
+	var err error
+	smp.Sockets, err = s.sockets(make([]Socket, 0, s.lastSockets+s.lastSockets/8+64))
+	s.lastSockets = len(smp.Sockets)
+	if err != nil {
+		smp.Errors = append(smp.Errors, err)
+	}
+}
+
+// setStatus fills smp.Status from what the sources could see.
+func (s *Sampler) setStatus(smp *Sample) {
 	s.status.AllProcesses = s.resolver.AllProcesses()
 	switch {
 	case s.status.AllProcesses:
@@ -161,9 +178,44 @@ func (s *Sampler) Tick(now time.Time) *Sample {
 	if s.destroyed > 0 {
 		smp.Status.Notes = append(smp.Status.Notes, fmt.Sprintf("%d socket-destroy events dropped (buffer full)", s.destroyed))
 	}
-	s.started = true
-	s.last = now
+}
+
+// refresh takes a refresh sample at now: the socket table and its processes only. It
+// leaves the counters' previous values and the time of the last sample alone, so the next
+// regular sample's deltas still cover its whole interval, and it leaves destroy events
+// queued for that sample.
+func (s *Sampler) refresh(now time.Time) *Sample {
+	smp := &Sample{Time: now, Refresh: true, Procs: make(map[int]*Proc)}
+	s.dumpSockets(smp)
+	s.resolver.Resolve(smp.Sockets, smp.Procs)
+	s.setStatus(smp)
 	return smp
+}
+
+// RequestRefresh asks Run for one extra Sample with Refresh set: a fresh socket table and
+// its processes, so that flows the capture saw before their socket was in a dump can be
+// attributed (see monitor.State.NeedRefresh). It is safe to call from any goroutine and
+// never blocks: requests made before Run serves one coalesce into it. Run serves at most
+// one refresh per Interval/4, deferring a request that comes sooner; a regular sample
+// taken after a request satisfies it.
+func (s *Sampler) RequestRefresh() {
+	select {
+	case s.refreshReq <- struct{}{}:
+	default:
+	}
+}
+
+// refreshWait returns how long a refresh requested at now must wait so that refreshes are
+// at least interval/4 apart (0: take it now).
+func refreshWait(last, now time.Time, interval time.Duration) time.Duration {
+	if last.IsZero() {
+		return 0
+	}
+	next := last.Add(interval / 4)
+	if now.Before(next) {
+		return next.Sub(now)
+	}
+	return 0
 }
 
 func (s *Sampler) sockets(dst []Socket) ([]Socket, error) {
@@ -186,6 +238,10 @@ func (s *Sampler) sockets(dst []Socket) ([]Socket, error) {
 // is done. It never blocks on a slow consumer: while out is full, samples are merged into
 // one pending sample (deltas summed, the latest socket table kept) and sent when there is room.
 // It returns the sample it could not send yet, if any, so that a caller that stops can apply it.
+//
+// Between regular samples it answers RequestRefresh with refresh samples (see Sample.Refresh),
+// at most one per Interval/4. A refresh is only sent when nothing is pending: a consumer that
+// is behind gets a newer socket table with the next regular sample anyway.
 func (s *Sampler) Run(ctx context.Context, out chan<- *Sample) *Sample {
 	var pending *Sample
 	send := func(smp *Sample) {
@@ -203,12 +259,55 @@ func (s *Sampler) Run(ctx context.Context, out chan<- *Sample) *Sample {
 	send(s.Tick(time.Now()))
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()
+	var (
+		wanted bool // a refresh was requested and not yet served
+		timer  *time.Timer
+		timerC <-chan time.Time // set while a deferred request waits for the rate limit
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return pending
 		case now := <-t.C:
+			// the dump below is newer than any request made so far: it serves them
+			select {
+			case <-s.refreshReq:
+			default:
+			}
+			wanted = false
 			send(s.Tick(now))
+			continue
+		case <-s.refreshReq:
+			wanted = true
+		case <-timerC:
+			timerC = nil
+		}
+		if !wanted || timerC != nil {
+			continue
+		}
+		now := time.Now()
+		if wait := refreshWait(s.lastRefresh, now, s.opts.Interval); wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			timerC = timer.C
+			continue
+		}
+		wanted = false
+		s.lastRefresh = now
+		if pending != nil {
+			continue // the consumer is behind: the pending sample brings a table soon enough
+		}
+		select {
+		case out <- s.refresh(now):
+		default: // full: drop it, as above
 		}
 	}
 }
@@ -218,6 +317,11 @@ func (s *Sampler) Final(now time.Time) *Sample { return s.Tick(now) }
 
 // merge folds next (a later sample) into smp, so that nothing is lost when the consumer is slow.
 func (smp *Sample) merge(next *Sample) {
+	if smp.Refresh {
+		// a refresh carries no deltas: the later sample replaces it
+		*smp = *next
+		return
+	}
 	if smp.Baseline {
 		// never merge the baseline away: the consumer needs it first; keep the newer data
 		// as a baseline instead (its deltas are meaningless for a baseline anyway)

@@ -168,6 +168,12 @@ type Sample struct {
 	Time     time.Time
 	Elapsed  time.Duration // time since the previous sample; 0 for the baseline
 	Baseline bool          // the first sample, taken at start-up: no deltas, its sockets are the baseline
+	// Refresh marks an extra sample sent between two regular ones in answer to
+	// Sampler.RequestRefresh: it holds the socket table, its processes and the status only
+	// (no interface, kernel or destroy deltas, Elapsed 0). The next regular sample's deltas
+	// still cover its whole interval. A consumer updates its socket index from it and
+	// closes no interval.
+	Refresh bool
 
 	Interfaces []IfaceDelta // counter deltas of the interval, by interface name
 	Sockets    []Socket     // the socket table at Time

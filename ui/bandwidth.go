@@ -2,10 +2,8 @@ package ui
 
 import (
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/NimbleMarkets/ntcharts/sparkline"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -14,55 +12,76 @@ import (
 )
 
 // statsWidth is the width of the figures column beside each chart: "Cur" and a rate.
-// axisWidth is the width of the y axis labels, the widest being "1.25 Gbit/s", fixed so that
-// the two charts line up and keep their place when the unit changes.
-const (
-	statsWidth = 18
-	axisWidth  = 11
-)
+const statsWidth = 18
+
+// peakDecay is how much of the chart's peak remains after each interval once the traffic that
+// set it has calmed down or scrolled out of sight: the scale comes back down over a few
+// intervals instead of sticking to a burst (ntcharts' sparkline keeps its highest maximum
+// forever).
+const peakDecay = 0.8
 
 type bandwidthKeys struct {
 	Next, Prev key.Binding
 }
 
 // bandwidthPane charts what the selected interface received and sent, like nload: one chart
-// per direction with Cur, Avg, Min, Max and Total beside it. The charts draw the bounded
-// history of monitor.Series, rebuilt whenever it changes, so ntcharts never accumulates points.
+// per direction with Cur, Avg, Min, Max and Total beside it. Each sample copies the figures
+// and a bounded window of rates (monitor.Series keeps the last HistoryLen intervals) into the
+// pane, and the charts are redrawn from that copy, so nothing accumulates and a paused
+// display keeps its picture.
 type bandwidthPane struct {
 	state    *monitor.State
 	styles   *Styles
-	prefs    *prefs
+	prefs    *Prefs
 	keys     bandwidthKeys
 	iface    string
+	ascii    bool
 	interval time.Duration // the sampling interval; 0 until known
 	fixed    bool          // interval came from Options and is not guessed from samples
 
+	snap      bandwidthSnapshot
+	peak      [2]float64     // decaying peak of each direction's chart, bytes per second
+	shown     [2]int         // how many intervals each chart showed at its last drawing
+	taken     int            // intervals of the interface at the last copy
+	takenFrom *monitor.Iface // the interface of the last copy
+
 	w, h                     int
 	gen                      int      // bumped by every change that alters the picture
-	cache                    []string // the rendered picture of generation cacheGen at size cacheW x cacheH
+	cache                    []string // the picture of generation cacheGen at size cacheW x cacheH
 	cacheGen, cacheW, cacheH int
-	hist                     []float64 // scratch buffer for Series.History
 }
 
-func newBandwidthPane(st *monitor.State, styles *Styles, pr *prefs, iface string, interval time.Duration) *bandwidthPane {
+// bandwidthSnapshot is what the pane shows of one interface.
+type bandwidthSnapshot struct {
+	sampled bool // a sample has been applied
+	known   bool // the interface has counters
+	dirs    [2]dirFigures
+}
+
+// dirFigures are one direction's figures and chart history.
+type dirFigures struct {
+	cur, avg, min, max   float64 // bytes per second
+	total                uint64  // bytes over the session
+	windows              [len(monitor.Windows)]float64
+	packets, errs, drops uint64
+	hist                 []float64 // interval rates, oldest first
+}
+
+func newBandwidthPane(st *monitor.State, styles *Styles, pr *Prefs, iface string, interval time.Duration, ascii bool) *bandwidthPane {
 	return &bandwidthPane{
-		state: st, styles: styles, prefs: pr, iface: iface,
+		state: st, styles: styles, prefs: pr, iface: iface, ascii: ascii,
 		interval: interval, fixed: interval > 0,
 		gen: 1,
 		keys: bandwidthKeys{
 			Next: key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "next interface")),
-			Prev: key.NewBinding(key.WithKeys("I"), key.WithHelp("I", "prev interface")),
+			Prev: key.NewBinding(key.WithKeys("I"), key.WithHelp("I", "previous interface")),
 		},
 	}
 }
 
-// Title names the pane and the interface it shows.
+// Title names the pane, the interface and the unit.
 func (p *bandwidthPane) Title() string {
-	unit := "bytes"
-	if p.prefs.bits {
-		unit = "bits"
-	}
-	return "Bandwidth · " + p.iface + " · " + unit
+	return "Bandwidth · " + p.iface + " · " + p.prefs.Units
 }
 
 // ShortHelp returns the pane's keys for the footer.
@@ -76,15 +95,22 @@ func (p *bandwidthPane) FullHelp() [][]key.Binding {
 // SetSize records the inside size of the pane.
 func (p *bandwidthPane) SetSize(w, h int) { p.w, p.h = w, h }
 
-// Update marks the charts for redrawing on a new sample or a unit change, and cycles
-// through the interfaces.
+// Update takes a new picture on a sample, redraws on a unit change, and cycles through the
+// interfaces.
 func (p *bandwidthPane) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case SampleMsg:
 		if !p.fixed && msg.Sample != nil && msg.Sample.Elapsed > 0 {
 			p.interval = msg.Sample.Elapsed.Round(100 * time.Millisecond)
 		}
-		p.gen++
+		p.take()
+	case BatchMsg: // in a replay, batches feed the interfaces
+		if !p.fixed && msg.Batch != nil && msg.Batch.End.After(msg.Batch.Start) && p.interval == 0 {
+			p.interval = msg.Batch.End.Sub(msg.Batch.Start).Round(100 * time.Millisecond)
+		}
+		p.take()
+	case refreshMsg:
+		p.take()
 	case prefsChangedMsg:
 		p.gen++
 	case tea.KeyMsg:
@@ -106,7 +132,51 @@ func (p *bandwidthPane) cycle(step int) {
 		i = 0
 	}
 	p.iface = names[(i+step+len(names))%len(names)]
+	p.peak = [2]float64{}
+	p.take()
+}
+
+// take copies the figures of the selected interface. For each new interval since the last
+// copy, the chart peaks decay towards what is in sight.
+func (p *bandwidthPane) take() {
 	p.gen++
+	s := &p.snap
+	s.sampled = !p.state.Time().IsZero()
+	f := p.state.Interface(p.iface)
+	s.known = f != nil && f.Rx.Len() > 0
+	if !s.known {
+		return
+	}
+	decay := f.Rx.Len() != p.taken || f != p.takenFrom
+	p.taken, p.takenFrom = f.Rx.Len(), f
+	series := [2]*monitor.Series{f.Rx, f.Tx}
+	packets := [2]uint64{f.RxPackets, f.TxPackets}
+	errs := [2]uint64{f.RxErrors, f.TxErrors}
+	drops := [2]uint64{f.RxDropped, f.TxDropped}
+	for d, sr := range series {
+		fig := &s.dirs[d]
+		fig.cur, fig.avg, fig.min, fig.max, fig.total = sr.Cur, sr.Avg, sr.Min, sr.Max, sr.Total
+		for i, win := range monitor.Windows {
+			fig.windows[i] = sr.Window(win)
+		}
+		fig.packets, fig.errs, fig.drops = packets[d], errs[d], drops[d]
+		fig.hist = sr.History(fig.hist, 0)
+		inSight := recentMax(fig.hist, max(p.shown[d], 1))
+		if decay {
+			p.peak[d] = max(inSight, p.peak[d]*peakDecay)
+		} else {
+			p.peak[d] = max(inSight, p.peak[d])
+		}
+	}
+}
+
+// recentMax is the largest of the last n values.
+func recentMax(vals []float64, n int) float64 {
+	m := 0.0
+	for _, v := range vals[max(len(vals)-n, 0):] {
+		m = max(m, v)
+	}
+	return m
 }
 
 // View renders the two charts in w x h cells. The picture is cached until the next sample,
@@ -123,15 +193,15 @@ func (p *bandwidthPane) render(w, h int) []string {
 	if w <= 0 || h <= 0 {
 		return nil
 	}
-	f := p.state.Interface(p.iface)
 	switch {
-	case p.state.Time().IsZero():
+	case !p.snap.sampled:
 		return centred(p.styles.Message.Render("waiting for the first sample…"), w, h)
-	case f == nil || f.Rx.Len() == 0:
+	case !p.snap.known:
 		return centred(p.styles.Message.Render("no counters for "+p.iface+" yet"), w, h)
 	}
-	rx := direction{"▼ RX", "received", f.Rx, f.RxPackets, f.RxErrors, f.RxDropped, p.styles.RxTitle, p.styles.RxChart}
-	tx := direction{"▲ TX", "sent", f.Tx, f.TxPackets, f.TxErrors, f.TxDropped, p.styles.TxTitle, p.styles.TxChart}
+	st := p.styles
+	rx := direction{0, "▼ RX", "received", st.RxTitle, st.RxChart}
+	tx := direction{1, "▲ TX", "sent", st.TxTitle, st.TxChart}
 	// Stacked like nload when there is height for two charts of a few rows; side by side in
 	// a wide, flat pane.
 	if h >= 10 || w < 2*(statsWidth+24) {
@@ -142,12 +212,11 @@ func (p *bandwidthPane) render(w, h int) []string {
 	return besides(p.direction(rx, lw, h), lw, 1, p.direction(tx, w-lw-1, h), w-lw-1)
 }
 
-// direction is one way of the traffic of an interface.
+// direction is how one way of the traffic is labelled and drawn.
 type direction struct {
-	name, verb          string
-	s                   *monitor.Series
-	packets, errs, drop uint64
-	title, chart        lipgloss.Style
+	i            int // 0 rx, 1 tx
+	name, verb   string
+	title, chart lipgloss.Style
 }
 
 // direction renders one chart with its figures beside it, in w x h cells.
@@ -160,115 +229,63 @@ func (p *bandwidthPane) direction(d direction, w, h int) []string {
 	if sw > 0 {
 		cw-- // gap
 	}
-	chart := p.chart(d.s, cw, h, d.chart)
+	chart := p.chart(d, cw, h)
 	if sw == 0 {
 		return block(chart, w, h)
 	}
 	return besides(chart, cw, 1, p.figures(d, h), sw)
 }
 
+// chart draws the latest rates of a direction in w x h cells, scaled to a round value above
+// both the decaying peak and everything in sight.
+func (p *bandwidthPane) chart(d direction, w, h int) []string {
+	fig := &p.snap.dirs[d.i]
+	factor := 1.0
+	if p.prefs.bits() {
+		factor = 8
+	}
+	n := chartSamples(w, p.ascii)
+	p.shown[d.i] = n
+	src := fig.hist[max(len(fig.hist)-n, 0):]
+	vals := make([]float64, len(src))
+	for i, v := range src {
+		vals[i] = v * factor
+	}
+	top := niceCeil(max(recentMax(src, n), p.peak[d.i])*factor, p.prefs.bits())
+	return drawChart(p.styles, chartSpec{
+		values: vals, top: top, bits: p.prefs.bits(), ascii: p.ascii,
+		interval: p.interval, style: d.chart,
+	}, w, h)
+}
+
 // figures are nload's Cur/Avg/Min/Max/Ttl, then the windowed averages and the packet
 // counters as far as the height allows.
 func (p *bandwidthPane) figures(d direction, h int) []string {
 	st := p.styles
-	bits := p.prefs.bits
+	bits := p.prefs.bits()
 	row := func(label, value string, vs lipgloss.Style) string {
 		return st.Label.Render(fit(label, 4)) + " " + vs.Render(fitRight(value, statsWidth-5))
 	}
-	s := d.s
+	f := &p.snap.dirs[d.i]
 	lines := []string{
 		d.title.Render(d.name) + " " + st.Muted.Render(d.verb),
-		row("Cur", formatRate(s.Cur, bits), st.Value),
-		row("Avg", formatRate(s.Avg, bits), st.Value),
-		row("Min", formatRate(s.Min, bits), st.Value),
-		row("Max", formatRate(s.Max, bits), st.Value),
-		row("Ttl", formatBytes(float64(s.Total)), st.Value),
+		row("Cur", formatRate(f.cur, bits), st.Value),
+		row("Avg", formatRate(f.avg, bits), st.Value),
+		row("Min", formatRate(f.min, bits), st.Value),
+		row("Max", formatRate(f.max, bits), st.Value),
+		row("Ttl", formatBytes(float64(f.total)), st.Value),
 	}
-	for i, win := range monitor.Windows {
-		lines = append(lines, row(monitor.WindowNames[i], formatRate(s.Window(win), bits), st.Muted))
+	for i := range monitor.Windows {
+		lines = append(lines, row(monitor.WindowNames[i], formatRate(f.windows[i], bits), st.Muted))
 	}
-	lines = append(lines, row("Pkts", formatCount(d.packets), st.Muted))
+	lines = append(lines, row("Pkts", formatCount(f.packets), st.Muted))
 	errStyle := st.Muted
-	if d.errs+d.drop > 0 {
+	if f.errs+f.drops > 0 {
 		errStyle = st.Warn
 	}
-	lines = append(lines, row("Drop", formatCount(d.drop), errStyle), row("Err", formatCount(d.errs), errStyle))
+	lines = append(lines, row("Drop", formatCount(f.drops), errStyle), row("Err", formatCount(f.errs), errStyle))
 	if len(lines) > h {
 		lines = lines[:h]
 	}
 	return lines
-}
-
-// chart draws the latest rates of s as columns in w x h cells: a y axis labelled in the
-// display unit on the left, a time axis at the bottom. Each column is one interval.
-func (p *bandwidthPane) chart(s *monitor.Series, w, h int, style lipgloss.Style) []string {
-	st := p.styles
-	if w <= 0 || h <= 0 {
-		return nil
-	}
-	rows := h - 1 // the last row is the time axis
-	if h < 3 {
-		rows = h // no room for one
-	}
-	p.hist = s.History(p.hist, max(w-axisWidth-1, 1))
-	factor := 1.0
-	if p.prefs.bits {
-		factor = 8
-	}
-	peak := 0.0
-	for i, v := range p.hist {
-		v *= factor
-		p.hist[i] = v
-		peak = max(peak, v)
-	}
-	top := niceCeil(peak, p.prefs.bits)
-	labels := make([]string, rows)
-	labels[0] = formatAxis(top, p.prefs.bits)
-	if rows >= 5 {
-		labels[rows/2] = formatAxis(top/2, p.prefs.bits)
-	}
-	if rows >= 2 {
-		labels[rows-1] = "0"
-	}
-	lw := axisWidth
-	dw := w - lw - 1
-	if dw < 1 {
-		return block(nil, w, h)
-	}
-	data := p.hist
-	if len(data) > dw {
-		data = data[len(data)-dw:]
-	}
-	sl := sparkline.New(dw, rows, sparkline.WithNoAutoMaxValue(), sparkline.WithMaxValue(top), sparkline.WithStyle(style))
-	sl.PushAll(data)
-	sl.Draw()
-	cols := strings.Split(sl.View(), "\n")
-	out := make([]string, 0, h)
-	for i := 0; i < rows; i++ {
-		tick := "│"
-		if labels[i] != "" {
-			tick = "┤"
-		}
-		c := ""
-		if i < len(cols) {
-			c = cols[i]
-		}
-		out = append(out, st.Axis.Render(fitRight(labels[i], lw)+tick)+c)
-	}
-	if rows < h {
-		out = append(out, st.Axis.Render(strings.Repeat(" ", lw)+"└"+p.timeAxis(dw)))
-	}
-	return out
-}
-
-// timeAxis is the bottom line of a chart dw columns wide: how far back its left edge is, and
-// "now" at the right.
-func (p *bandwidthPane) timeAxis(dw int) string {
-	line := strings.Repeat("─", dw)
-	if p.interval <= 0 || dw < 12 {
-		return line
-	}
-	left := "-" + formatDuration(time.Duration(dw)*p.interval)
-	right := "now"
-	return left + strings.Repeat("─", max(dw-width(left)-width(right), 0)) + right
 }

@@ -34,10 +34,10 @@ func checkBlock(t *testing.T, lines []string, w, h int) {
 	}
 }
 
-func newTestBandwidth(iface string) (*monitor.State, *bandwidthPane, *prefs) {
+func newTestBandwidth(iface string) (*monitor.State, *bandwidthPane, *Prefs) {
 	st := monitor.New(monitor.Options{})
-	pr := &prefs{}
-	return st, newBandwidthPane(st, NewStyles(DefaultTheme()), pr, iface, time.Second), pr
+	pr := DefaultPrefs()
+	return st, newBandwidthPane(st, NewStyles(DefaultTheme()), &pr, iface, time.Second, false), &pr
 }
 
 func TestBandwidthFiguresAndAxes(t *testing.T) {
@@ -52,8 +52,8 @@ func TestBandwidthFiguresAndAxes(t *testing.T) {
 		"Cur     2.42 MiB/s", "Max     2.85 MiB/s", "Ttl       58.9 MiB",
 		"Cur      508 KiB/s", "Min      127 KiB/s",
 		"   3 MiB/s┤", " 1.5 MiB/s┤", "0┤", // rx axis: a nice maximum above 2.85 MiB/s, and its half
-		" 600 KiB/s┤",    // tx axis
-		"└-47s─", "─now", // 47 one-second columns
+		" 600 KiB/s┤",      // tx axis
+		"└-1m34s─", "─now", // 47 columns of two one-second intervals
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("view lacks %q:\n%s", want, out)
@@ -68,7 +68,7 @@ func TestBandwidthUnits(t *testing.T) {
 	st, p, pr := newTestBandwidth("eth0")
 	feed(st, 0, 40, p)
 	before := strings.Join(p.View(78, 20), "\n")
-	pr.bits = true
+	pr.Units = UnitsBits
 	p.Update(prefsChangedMsg{})
 	out := strings.Join(p.View(78, 20), "\n")
 	if out == before {
@@ -134,8 +134,8 @@ func TestBandwidthWaiting(t *testing.T) {
 }
 
 // The chart draws a bounded window however long the session: after ten minutes of samples, a
-// chart 40 columns wide shows the last 28 intervals (40 less the y axis), and its scale follows
-// that window, not the session's peak.
+// chart 40 columns wide shows the last 56 intervals (two per column, less the y axis), and its
+// scale follows that window, not the session's peak.
 func TestBandwidthChartWindowIsBounded(t *testing.T) {
 	st, p, _ := newTestBandwidth("eth0")
 	apply := func(i int, rx uint64) {
@@ -149,11 +149,102 @@ func TestBandwidthChartWindowIsBounded(t *testing.T) {
 	for i := 2; i <= 600; i++ {
 		apply(i, 100<<10)
 	}
-	out := strings.Join(p.chart(st.Interface("eth0").Rx, 40, 6, NewStyles(DefaultTheme()).RxChart), "\n")
+	out := strings.Join(p.chart(direction{i: 0}, 40, 6), "\n")
 	if !strings.Contains(out, " 100 KiB/s┤") {
 		t.Errorf("the axis should follow the visible window (100 KiB/s):\n%s", out)
 	}
 	if strings.Contains(out, "MiB/s") {
 		t.Errorf("the old burst is still scaling the chart:\n%s", out)
+	}
+}
+
+// rateSample is sample i of an eth0 that moved rx bytes each way in one second.
+func rateSample(i int, rx uint64) *sampler.Sample {
+	return &sampler.Sample{Time: t0.Add(time.Duration(i) * time.Second), Elapsed: time.Second, Baseline: i == 0,
+		Interfaces: []sampler.IfaceDelta{{Name: "eth0", RxBytes: rx, TxBytes: rx}}}
+}
+
+// The chart's scale follows a burst up at once, stays while the burst is in sight, then comes
+// back down over a few intervals instead of sticking to it forever.
+func TestBandwidthPeakDecays(t *testing.T) {
+	st, p, _ := newTestBandwidth("eth0")
+	step := func(i int, rx uint64) string {
+		s := rateSample(i, rx)
+		st.Apply(s)
+		p.Update(SampleMsg{s})
+		top := p.chart(direction{i: 0}, 20, 6)[0] // 8 columns: 16 intervals in sight
+		return strings.TrimSpace(top[:strings.Index(top, "┤")])
+	}
+	step(0, 0)
+	for i := 1; i <= 20; i++ {
+		step(i, 100<<10)
+	}
+	if got := step(21, 10<<20); got != "10 MiB/s" {
+		t.Fatalf("burst: axis %q, want 10 MiB/s", got)
+	}
+	for i := 22; i <= 36; i++ { // 15 more: the burst is still in sight
+		if got := step(i, 100<<10); got != "10 MiB/s" {
+			t.Fatalf("sample %d: axis %q while the burst is in sight", i, got)
+		}
+	}
+	var tops []float64
+	for i := 37; i <= 70; i++ {
+		got := step(i, 100<<10)
+		tops = append(tops, p.peak[0])
+		if i == 37 && (got == "10 MiB/s" || got == "100 KiB/s") {
+			t.Errorf("right after the burst left, axis %q: want a decaying scale in between", got)
+		}
+	}
+	for i := 1; i < len(tops); i++ {
+		if tops[i] > tops[i-1] {
+			t.Errorf("the peak grew while calm: %v", tops)
+		}
+	}
+	if got := step(71, 100<<10); got != "100 KiB/s" {
+		t.Errorf("after the decay, axis %q, want 100 KiB/s", got)
+	}
+}
+
+// --ascii draws with block elements, never Braille.
+func TestBandwidthASCII(t *testing.T) {
+	st := monitor.New(monitor.Options{})
+	pr := DefaultPrefs()
+	p := newBandwidthPane(st, NewStyles(DefaultTheme()), &pr, "eth0", time.Second, true)
+	feed(st, 0, 40, p)
+	out := strings.Join(p.View(78, 20), "\n")
+	for _, r := range out {
+		if r >= 0x2800 && r <= 0x28FF {
+			t.Fatalf("Braille %q in the ASCII view:\n%s", r, out)
+		}
+	}
+	if !strings.Contains(out, "█") || !strings.Contains(out, "└-47s─") { // one interval per column
+		t.Errorf("ASCII view:\n%s", out)
+	}
+	// the Braille view has two intervals per column
+	sb, pb, _ := newTestBandwidth("eth0")
+	feed(sb, 0, 40, pb)
+	if out := strings.Join(pb.View(78, 20), "\n"); !strings.ContainsRune(out, '⣿') {
+		t.Errorf("Braille view:\n%s", out)
+	}
+}
+
+// The figures say the same thing as the chart's columns: each column of the Braille chart
+// is two intervals, drawn to the height of its rate.
+func TestChartLevels(t *testing.T) {
+	st := NewStyles(DefaultTheme())
+	vals := []float64{0, 50, 100, 25}
+	c := chartSpec{values: vals, top: 100, style: st.Plain}
+	lines := drawChart(st, c, axisWidth+1+2, 3) // two columns, two rows, and the time axis
+	plot := []string{lines[0][strings.Index(lines[0], "┤")+len("┤"):], lines[1][strings.Index(lines[1], "┤")+len("┤"):]}
+	// 8 dots high: 0 -> none, 50 -> 4 (the bottom cell), 100 -> 8 (both cells), 25 -> 2
+	if want := []string{" ⡇", "⢸⣧"}; plot[0] != want[0] || plot[1] != want[1] {
+		t.Errorf("Braille plot %q, want %q", plot, want)
+	}
+	c.ascii = true
+	lines = drawChart(st, c, axisWidth+1+4, 3)
+	plot = []string{lines[0][strings.Index(lines[0], "┤")+len("┤"):], lines[1][strings.Index(lines[1], "┤")+len("┤"):]}
+	// 16 eighths high: 0, 8 (a full bottom cell), 16 (both), 4 (half the bottom cell)
+	if want := []string{"  █ ", " ██▄"}; plot[0] != want[0] || plot[1] != want[1] {
+		t.Errorf("block plot %q, want %q", plot, want)
 	}
 }

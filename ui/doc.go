@@ -1,6 +1,16 @@
-// Package ui is wiretop's terminal interface, built on Bubble Tea. The root Model owns a
-// monitor.State, applies each sampler Sample to it, lays out the panes (bandwidth charts,
-// TCP states, processes), keeps the focus and routes keys; each pane lives in its own file
-// with its keys and help. Update and View never block: samples arrive as messages, and View
-// only formats what is already computed.
+// Package ui is wiretop's terminal interface, built on Bubble Tea.
+//
+// The root Model (model.go) owns a monitor.State: it applies each sampler Sample and each
+// capture Batch to it, lays the panes out (layout.go), keeps the focus, and routes keys and
+// mouse events; the header, status line, footer and help screen are in chrome.go. Each pane
+// lives in its own file with its keys and help: bandwidth.go (rx/tx charts like nload),
+// states.go (the TCP state histogram and kernel counters), processes.go (per-process
+// traffic like nethogs), talkers.go (host pairs and flows like iftop) and packets.go (the
+// packet view like tcpdump). The talkers and packets panes exist only when capture is on.
+//
+// Update and View never block: samples and batches arrive as messages; calls to the capture,
+// reverse lookups and writes of the preferences file (prefs.go) run in commands; View only
+// formats what Update computed, and tables format only the rows in sight. Styles are built
+// once (styles.go) from colours that adapt to light and dark terminals; lipgloss drops them
+// when NO_COLOR is set.
 package ui

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/monitor"
 	"github.com/wiretop/wiretop/sampler"
 )
@@ -113,9 +115,21 @@ func fixtureState(n int) *monitor.State {
 	return st
 }
 
+// fixedClock is the wall clock of the tests: a little after the last fixture sample.
+func fixedClock() time.Time { return t0.Add(45 * time.Second) }
+
+// fixtureOptions are the options of the fixture models.
+func fixtureOptions() Options {
+	return Options{Interface: "eth0", Status: []string{"no capture"}, Interval: time.Second, Clock: fixedClock}
+}
+
 // fixtureModel returns a root model of w x h cells fed with samples 0..n.
 func fixtureModel(n, w, h int) Model {
-	m := NewModel(Options{Interface: "eth0", Status: []string{"no capture"}, Interval: time.Second})
+	return fixtureModelWith(NewModel(fixtureOptions()), n, w, h)
+}
+
+// fixtureModelWith sizes m to w x h cells and feeds it samples 0..n.
+func fixtureModelWith(m Model, n, w, h int) Model {
 	m = update(m, tea.WindowSizeMsg{Width: w, Height: h})
 	for i := 0; i <= n; i++ {
 		m = update(m, SampleMsg{fixtureSample(i)})
@@ -142,11 +156,26 @@ func keyMsg(k string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyDown}
 	case "ctrl+c":
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "backspace":
+		return tea.KeyMsg{Type: tea.KeyBackspace}
+	case "space":
+		return tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}}
+	case "ctrl+w":
+		return tea.KeyMsg{Type: tea.KeyCtrlW}
+	case "ctrl+u":
+		return tea.KeyMsg{Type: tea.KeyCtrlU}
+	case "left":
+		return tea.KeyMsg{Type: tea.KeyLeft}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 }
 
-// TestShowScreen prints the whole screen, for a look by eye:
+// TestShowScreen prints the whole screen, for a look by eye (WIRETOP_FIVE=1 adds placeholder
+// talkers and packets panes; WIRETOP_KEYS are pressed first, "space" for a blank):
 // WIRETOP_SHOW=120x40 go test ./ui -run TestShowScreen -v
 func TestShowScreen(t *testing.T) {
 	size := os.Getenv("WIRETOP_SHOW")
@@ -157,9 +186,86 @@ func TestShowScreen(t *testing.T) {
 	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
 		t.Fatal(err)
 	}
-	m := fixtureModel(40, w, h)
+	var m Model
+	switch os.Getenv("WIRETOP_FIVE") {
+	case "":
+		m = fixtureModelWith(NewModel(fixtureOptions()), 40, w, h)
+	case "capture":
+		m, _ = captureModel(40, w, h)
+	default:
+		m = fixtureModelWith(withPlaceholders(NewModel(fixtureOptions()), 500), 40, w, h)
+	}
 	for _, k := range strings.Fields(os.Getenv("WIRETOP_KEYS")) {
 		m = update(m, keyMsg(k))
 	}
 	fmt.Println(m.View())
+}
+
+// fixtureFlow is a flow of the capture fixture, with its bytes each way per interval.
+type fixtureFlow struct {
+	proto         uint8
+	local, remote string
+	rx, tx        uint64 // bytes a second
+}
+
+// fixtureFlows are the flows of the sockets of fixtureSample, plus an unattributed UDP flow.
+var fixtureFlows = []fixtureFlow{
+	{6, "10.0.0.2:443", "203.0.113.10:40000", 2_000, 40_000},
+	{6, "10.0.0.2:443", "203.0.113.11:40001", 2_500, 55_000},
+	{6, "10.0.0.2:443", "203.0.113.12:40002", 3_000, 70_000},
+	{6, "10.0.0.2:51234", "198.51.100.7:443", 1_200_000, 120},
+	{6, "127.0.0.1:5432", "127.0.0.1:40100", 700, 5_000},
+	{6, "10.0.0.2:22", "192.0.2.50:60000", 1_000, 3_000},
+	{17, "10.0.0.2:5353", "192.0.2.53:53", 300, 120},
+}
+
+// fixtureBatch returns the capture batch of interval i (1..): the fixture's flows, and a
+// few packets of them with their summaries.
+func fixtureBatch(i int) *capture.Batch {
+	b := &capture.Batch{
+		Start: t0.Add(time.Duration(i-1) * time.Second), End: t0.Add(time.Duration(i) * time.Second),
+		Stats: capture.Stats{Received: uint64(i) * 1_000},
+	}
+	for _, f := range fixtureFlows {
+		k := capture.FlowKey{Proto: f.proto, Local: ap(f.local), Remote: ap(f.remote)}
+		b.Flows = append(b.Flows, capture.FlowDelta{Key: k, RxBytes: f.rx, TxBytes: f.tx,
+			RxPackets: f.rx/1400 + 1, TxPackets: f.tx/1400 + 1, First: t0, Last: b.End})
+	}
+	for j := 0; j < 3; j++ {
+		f := fixtureFlows[(i+j)%len(fixtureFlows)]
+		src, dst := ap(f.local), ap(f.remote)
+		pk := capture.PacketSummary{
+			Time: b.Start.Add(time.Duration(j*250+i) * time.Millisecond), Length: 66 + 100*j,
+			Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
+			Data: []byte("\x00\x16\x3e\x00\x00\x01\x00\x16\x3e\x00\x00\x02\x08\x00E\x00\x00\x34wiretop packet " + strconv.Itoa(i)),
+		}
+		if f.proto == 6 {
+			pk.Proto, pk.Flags = "tcp", "[P.]"
+			pk.Summary = fmt.Sprintf("IP %s.%d > %s.%d: Flags [P.], seq %d, ack 1, win 502, length %d",
+				src.Addr(), src.Port(), dst.Addr(), dst.Port(), 1000*i, pk.Length-66)
+		} else {
+			pk.Proto = "udp"
+			pk.Summary = fmt.Sprintf("IP %s.%d > %s.%d: UDP, length %d", src.Addr(), src.Port(), dst.Addr(), dst.Port(), pk.Length-42)
+		}
+		b.Packets = append(b.Packets, pk)
+	}
+	b.PacketsMatched = uint64(len(b.Packets))
+	return b
+}
+
+// captureModel returns a model with capture on (a fakeCapture) fed with samples and batches
+// 0..n, interleaved as a live run sends them: the batch of an interval, then its sample.
+func captureModel(n, w, h int) (Model, *fakeCapture) {
+	fc := &fakeCapture{packetFilter: "tcp or udp", viewing: true}
+	opts := fixtureOptions()
+	opts.Capture = fc
+	m := NewModel(opts)
+	m = update(m, run(m.Init()))
+	m = update(m, tea.WindowSizeMsg{Width: w, Height: h})
+	m = update(m, SampleMsg{fixtureSample(0)})
+	for i := 1; i <= n; i++ {
+		m = update(m, BatchMsg{fixtureBatch(i)})
+		m = update(m, SampleMsg{fixtureSample(i)})
+	}
+	return m, fc
 }

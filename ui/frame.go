@@ -1,10 +1,8 @@
 package ui
 
 import (
-	"strings"
-
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"strings"
 )
 
 // width returns the number of cells s takes on screen, ignoring escape sequences.
@@ -79,36 +77,26 @@ var (
 )
 
 // frame draws a border of w x h cells around content, with title (already styled) in its top
-// edge. content is fitted to the inside, (w-2) x (h-2).
-func frame(st *Styles, content []string, title string, w, h int, focused bool) string {
+// edge, and returns its h lines. content is fitted to the inside, (w-2) x (h-2).
+func frame(st *Styles, content []string, title string, w, h int, focused bool) []string {
 	if w < 2 || h < 2 {
-		return ""
+		return block(nil, max(w, 0), max(h, 0))
 	}
 	b, bs := plainBorder, st.Border
 	if focused {
 		b, bs = focusBorder, st.BorderFocused
 	}
 	iw := w - 2
-	var sb strings.Builder
+	out := make([]string, 0, h)
 	// top edge: ╭─ title ───╮
 	title = fit(title, max(iw-3, 0))
 	tw := width(title)
 	top := bs.Render(b.tl+b.h) + " " + title + " "
 	top += bs.Render(strings.Repeat(b.h, max(iw-tw-3, 0)) + b.tr)
-	sb.WriteString(fit(top, w))
+	out = append(out, fit(top, w))
 	v := bs.Render(b.v)
 	for _, line := range block(content, iw, h-2) {
-		sb.WriteByte('\n')
-		sb.WriteString(v)
-		sb.WriteString(line)
-		sb.WriteString(v)
+		out = append(out, v+line+v)
 	}
-	sb.WriteByte('\n')
-	sb.WriteString(bs.Render(b.bl + strings.Repeat(b.h, iw) + b.br))
-	return sb.String()
-}
-
-// joinColumns places rendered blocks of equal height side by side.
-func joinColumns(blocks ...string) string {
-	return lipgloss.JoinHorizontal(lipgloss.Top, blocks...)
+	return append(out, bs.Render(b.bl+strings.Repeat(b.h, iw)+b.br))
 }

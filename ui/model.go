@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,99 +12,43 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/monitor"
 	"github.com/wiretop/wiretop/sampler"
 )
 
-// Options configure the TUI.
-type Options struct {
-	// Samples is where the sampler sends one Sample per interval. The model reads it on its
-	// own; when it is closed, the status line says the sampler stopped. Nil: samples arrive
-	// as SampleMsg only.
-	Samples <-chan *sampler.Sample
-	// Interface is the interface the bandwidth pane shows first; "all" (monitor.AllInterfaces)
-	// is the sum of every interface but loopback. Empty means "all".
-	Interface string
-	// Status are notes the caller wants in the status line, such as the capture state
-	// ("no capture").
-	Status []string
-	// Interval is the sampling interval, for the time axis of the charts. Zero: taken from
-	// the samples.
-	Interval time.Duration
-}
-
-// SampleMsg carries one sampler Sample into the model, which applies it to its monitor.State.
-type SampleMsg struct{ Sample *sampler.Sample }
-
-// StatusMsg replaces the caller's notes in the status line (Options.Status).
-type StatusMsg struct{ Lines []string }
-
-// SamplerStoppedMsg tells the model that Options.Samples was closed.
-type SamplerStoppedMsg struct{}
-
-// chanSampleMsg is a SampleMsg read from Options.Samples: handling it re-arms the reader.
-type chanSampleMsg struct{ Sample *sampler.Sample }
-
-// Smallest terminal the dashboard draws in, and the size from which all panes show at once
-// (below it, the focused pane alone fills the screen).
-const (
-	minWidth, minHeight   = 60, 16
-	fullWidth, fullHeight = 110, 30
-)
-
-// pane is one box of the screen (pug's ChildModel with its HelpBindings). Panes are pointers
-// that share the model's monitor.State; Update reacts to messages routed to the pane (keys
-// only when it has focus), View renders w x h cells of what Update computed.
-type pane interface {
-	Title() string
-	Update(msg tea.Msg) tea.Cmd
-	SetSize(w, h int)
-	View(w, h int) []string
-	ShortHelp() []key.Binding
-	FullHelp() [][]key.Binding
-}
-
-// prefs are the display choices shared by all panes.
-type prefs struct {
-	bits bool // show rates in bits per second (1000-based) instead of bytes (1024-based)
-}
-
-// prefsChangedMsg is routed to every pane when prefs change.
-type prefsChangedMsg struct{}
-
-type globalKeys struct {
-	Next, Prev, Focus, Units, Help, Quit key.Binding
-}
-
-func newGlobalKeys() globalKeys {
-	return globalKeys{
-		Next:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
-		Prev:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
-		Focus: key.NewBinding(key.WithKeys("1", "2", "3"), key.WithHelp("1-3", "focus pane")),
-		Units: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "bits/bytes")),
-		Help:  key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys")),
-		Quit:  key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-	}
-}
-
-// Model is the root Bubble Tea model: it owns the monitor.State, applies samples, lays the
-// panes out, keeps the focus and routes keys to the focused pane.
+// Model is the root Bubble Tea model: it owns the monitor.State, applies samples and batches,
+// lays the panes out, keeps the focus and routes keys and mouse events. The header, status
+// line, footer and help screen are in chrome.go, the geometry in layout.go.
 type Model struct {
 	opts   Options
 	state  *monitor.State
 	styles *Styles
-	prefs  *prefs
+	prefs  *Prefs
+	saver  *prefsSaver
 	keys   globalKeys
 	help   help.Model
 
 	bw    *bandwidthPane
-	panes []pane
-	focus int
+	slots [numSlots]pane // nil where a pane is absent
+	order []paneID       // the slots with a pane, in screen order: digit i+1 focuses order[i]
+	focus int            // index in order
 
 	width, height int
-	status        []string
-	stopped       bool
-	fullHelp      bool
+	grid          map[paneID]rect // where each pane is, body coordinates; nil: one pane at a time
+	zoom          bool
+	showHelp      bool
+	helpOffset    int
+	paused        bool
+	pausedAt      time.Time
+
+	status         []string
+	samplerStopped bool
+	captureStopped bool
+	capture        captureInfo
+	alerts         int
+	saveErr        error
+	batchErr       error
 }
 
 // NewModel returns the root model, ready for tea.NewProgram.
@@ -111,36 +56,78 @@ func NewModel(opts Options) Model {
 	if opts.Interface == "" {
 		opts.Interface = monitor.AllInterfaces
 	}
-	st := monitor.New(monitor.Options{})
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	mo := monitor.Options{HistoryLen: 512} // charts up to 250 columns of Braille
+	if c := opts.Capture; c != nil {
+		mo.Capture = true
+		if c.Replay() { // no sampler: the batches drive the clock and a pseudo-interface
+			mo.Replay, mo.ReplayName = true, filepath.Base(c.Source())
+			opts.Interface = mo.ReplayName
+		}
+	}
+	st := monitor.New(mo)
+	if c := opts.Capture; c != nil {
+		st.SetCaptureInfo(c.BaseFilter(), c.PacketFilter())
+	}
 	styles := NewStyles(DefaultTheme())
-	pr := &prefs{}
+	pr := opts.Prefs.withDefaults()
 	h := help.New()
 	h.Styles = styles.Help
-	bw := newBandwidthPane(st, styles, pr, opts.Interface, opts.Interval)
-	return Model{
+	m := Model{
 		opts:   opts,
 		state:  st,
 		styles: styles,
-		prefs:  pr,
+		prefs:  &pr,
+		saver:  &prefsSaver{path: opts.PrefsPath},
 		keys:   newGlobalKeys(),
 		help:   h,
-		bw:     bw,
-		panes: []pane{
-			bw,
-			newStatesPane(st, styles),
-			newProcessesPane(st, styles, pr),
-		},
 		status: opts.Status,
 	}
+	m.bw = newBandwidthPane(st, styles, m.prefs, opts.Interface, opts.Interval, opts.ASCII)
+	m.setPane(slotBandwidth, m.bw)
+	m.setPane(slotStates, newStatesPane(st, styles, mo.Replay))
+	m.setPane(slotProcesses, newProcessesPane(st, styles, m.prefs, mo.Replay))
+	if opts.Capture != nil {
+		m.setPane(slotTalkers, newTalkersPane(st, styles, m.prefs, nil))
+		m.setPane(slotPackets, newPacketsPane(st, styles, m.prefs, opts.Capture, opts.Clock))
+	}
+	return m
 }
 
-// Run shows the TUI in the alternate screen until the user quits or ctx is done, and returns
-// the program's error. The terminal is restored in both cases.
+// setPane puts p in a slot (nil empties it) and renumbers the panes.
+func (m *Model) setPane(id paneID, p pane) {
+	m.slots[id] = p
+	m.order = m.order[:0:0]
+	for i, q := range m.slots {
+		if q != nil {
+			m.order = append(m.order, paneID(i))
+		}
+	}
+	m.focus = min(m.focus, len(m.order)-1)
+	m.layout()
+}
+
+// panes returns the present panes in screen order.
+func (m *Model) panes() []pane {
+	out := make([]pane, len(m.order))
+	for i, id := range m.order {
+		out[i] = m.slots[id]
+	}
+	return out
+}
+
+func (m *Model) focused() pane { return m.slots[m.order[m.focus]] }
+
+// Run shows the TUI in the alternate screen, with the mouse, until the user quits or ctx is
+// done, and returns the program's error. The terminal is restored in both cases. Colours
+// follow the terminal's background and are dropped when NO_COLOR is set (lipgloss reads it).
 func Run(ctx context.Context, opts Options) error {
 	// Ask the terminal for its background before Bubble Tea reads the keyboard, so that the
 	// answer does not land in the input (lipgloss caches it for the adaptive colours).
 	lipgloss.HasDarkBackground()
-	p := tea.NewProgram(NewModel(opts), tea.WithAltScreen())
+	p := tea.NewProgram(NewModel(opts), tea.WithAltScreen(), tea.WithMouseCellMotion())
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -150,31 +137,42 @@ func Run(ctx context.Context, opts Options) error {
 		case <-done:
 		}
 	}()
-	_, err := p.Run()
-	if err != nil {
+	if _, err := p.Run(); err != nil {
 		return fmt.Errorf("tui: %w", err)
 	}
 	return nil
 }
 
-// listen waits for the next sample of Options.Samples.
-func listen(ch <-chan *sampler.Sample) tea.Cmd {
+// listen waits for the next value of a channel; wrap makes its message, done the one that
+// says the channel was closed.
+func listen[T any](ch <-chan T, wrap func(T) tea.Msg, done tea.Msg) tea.Cmd {
 	if ch == nil {
 		return nil
 	}
 	return func() tea.Msg {
-		s, ok := <-ch
+		v, ok := <-ch
 		if !ok {
-			return SamplerStoppedMsg{}
+			return done
 		}
-		return chanSampleMsg{s}
+		return wrap(v)
 	}
 }
 
-// Init starts reading Options.Samples.
-func (m Model) Init() tea.Cmd { return listen(m.opts.Samples) }
+func (m *Model) listenSamples() tea.Cmd {
+	return listen(m.opts.Samples, func(s *sampler.Sample) tea.Msg { return chanSampleMsg{s} }, SamplerStoppedMsg{})
+}
 
-// Update applies samples, handles the global keys and routes the rest to the panes.
+func (m *Model) listenBatches() tea.Cmd {
+	return listen(m.opts.Batches, func(b *capture.Batch) tea.Msg { return chanBatchMsg{b} }, CaptureStoppedMsg{})
+}
+
+// Init starts reading the channels and asks the capture what it is doing.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.listenSamples(), m.listenBatches(), readCapture(m.opts.Capture))
+}
+
+// Update applies samples and batches, handles the global keys and routes the rest to the
+// panes.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -182,220 +180,222 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.layout()
 		return m, nil
 	case chanSampleMsg:
-		cmd := m.apply(SampleMsg(msg))
-		return m, tea.Batch(cmd, listen(m.opts.Samples))
+		return m, tea.Batch(m.apply(SampleMsg(msg)), m.listenSamples())
 	case SampleMsg:
 		return m, m.apply(msg)
+	case chanBatchMsg:
+		return m, tea.Batch(m.applyBatch(BatchMsg(msg)), m.listenBatches())
+	case BatchMsg:
+		return m, m.applyBatch(msg)
+	case captureInfoMsg:
+		batches := m.capture.batches
+		m.capture = captureInfo(msg)
+		m.capture.batches = batches
+		m.state.SetCaptureInfo(m.capture.baseFilter, m.capture.packetFilter)
+		return m, m.broadcast(msg)
+	case captureChangedMsg: // the packets pane changed the capture: it hears first, then all re-read it
+		var cmd tea.Cmd
+		if p := m.slots[slotPackets]; p != nil {
+			cmd = m.toPane(p, msg)
+		}
+		return m, tea.Batch(cmd, readCapture(m.opts.Capture))
 	case StatusMsg:
 		m.status = msg.Lines
 		return m, nil
+	case AlertsMsg:
+		m.alerts = msg.Firing
+		return m, nil
 	case SamplerStoppedMsg:
-		m.stopped = true
+		m.samplerStopped = true
+		return m, nil
+	case CaptureStoppedMsg:
+		m.captureStopped = true
+		return m, nil
+	case prefsSavedMsg:
+		m.saveErr = msg.Err
 		return m, nil
 	case tea.KeyMsg:
 		return m.key(msg)
+	case tea.MouseMsg:
+		return m, m.mouse(msg)
 	}
 	return m, m.broadcast(msg)
 }
 
+// apply folds a sample into the state; the panes see it unless the display is paused.
 func (m *Model) apply(msg SampleMsg) tea.Cmd {
 	if msg.Sample == nil {
 		return nil
 	}
 	m.state.Apply(msg.Sample)
+	if m.paused {
+		return nil
+	}
 	return m.broadcast(msg)
 }
 
+// applyBatch records what the capture reports and passes the batch to the panes.
+func (m *Model) applyBatch(msg BatchMsg) tea.Cmd {
+	b := msg.Batch
+	if b == nil {
+		return nil
+	}
+	m.state.ApplyBatch(b)
+	if m.opts.RequestRefresh != nil && m.state.NeedRefresh() {
+		m.opts.RequestRefresh() // non-blocking: the sampler answers with an extra sample
+	}
+	m.capture.stats, m.capture.batches = b.Stats, m.capture.batches+1
+	m.batchErr = b.Err
+	var cmd tea.Cmd
+	if !m.paused {
+		cmd = m.broadcast(msg)
+	}
+	return tea.Batch(cmd, readCapture(m.opts.Capture))
+}
+
 func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
-	cmds := make([]tea.Cmd, 0, len(m.panes))
-	for _, p := range m.panes {
-		cmds = append(cmds, p.Update(msg))
+	cmds := make([]tea.Cmd, 0, len(m.order))
+	for _, id := range m.order {
+		cmds = append(cmds, m.slots[id].Update(msg))
 	}
 	return tea.Batch(cmds...)
 }
 
+// key handles a key press. A pane with an open text input gets every key; the help screen
+// takes its own; then come the global keys, and the rest goes to the focused pane.
 func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	p := m.focused()
+	if ed, ok := p.(editor); ok && ed.Editing() {
+		return m, m.toPane(p, msg)
+	}
+	if kc, ok := p.(keyClaimer); ok && !m.showHelp && kc.ClaimsKey(msg) {
+		return m, m.toPane(p, msg)
+	}
+	if m.showHelp {
+		return m.helpKey(msg)
+	}
+	g := m.keys
 	switch {
-	case key.Matches(msg, m.keys.Quit):
+	case key.Matches(msg, g.Quit):
 		return m, tea.Quit
-	case key.Matches(msg, m.keys.Next):
-		m.focus = (m.focus + 1) % len(m.panes)
-	case key.Matches(msg, m.keys.Prev):
-		m.focus = (m.focus + len(m.panes) - 1) % len(m.panes)
-	case key.Matches(msg, m.keys.Focus):
-		m.focus = int(msg.String()[0]-'1') % len(m.panes)
-	case key.Matches(msg, m.keys.Help):
-		m.fullHelp = !m.fullHelp
-	case key.Matches(msg, m.keys.Units):
-		m.prefs.bits = !m.prefs.bits
-		return m, m.broadcast(prefsChangedMsg{})
+	case key.Matches(msg, g.Next):
+		m.focus = (m.focus + 1) % len(m.order)
+	case key.Matches(msg, g.Prev):
+		m.focus = (m.focus + len(m.order) - 1) % len(m.order)
+	case key.Matches(msg, g.Focus):
+		if i := int(msg.String()[0] - '1'); i < len(m.order) {
+			m.focus = i
+		}
+	case key.Matches(msg, g.Zoom):
+		m.zoom = !m.zoom
+	case key.Matches(msg, g.Help):
+		m.showHelp, m.helpOffset = true, 0
+	case key.Matches(msg, g.Pause):
+		return m, m.togglePause()
+	case key.Matches(msg, g.Units):
+		if m.prefs.bits() {
+			m.prefs.Units = UnitsBytes
+		} else {
+			m.prefs.Units = UnitsBits
+		}
+		return m, tea.Batch(m.broadcast(prefsChangedMsg{}), m.saver.save(*m.prefs))
 	default:
-		return m, m.panes[m.focus].Update(msg)
+		return m, m.toPane(p, msg)
 	}
 	m.layout()
 	return m, nil
 }
 
-// full reports whether the terminal is large enough to show every pane at once.
-func (m *Model) full() bool { return m.width >= fullWidth && m.height >= fullHeight }
-
-// geometry is where the panes go: outer sizes, in the order of m.panes; a zero size hides one.
-type geometry struct {
-	w, h    [3]int
-	topH    int // full layout: the height of the top row (bandwidth and states)
-	headerH int
-	footerH int
-}
-
-func (m *Model) geometry() geometry {
-	g := geometry{headerH: 2, footerH: len(strings.Split(m.footer(), "\n"))}
-	bodyH := max(m.height-g.headerH-g.footerH, 0)
-	if !m.full() {
-		g.w[m.focus], g.h[m.focus] = m.width, bodyH
-		return g
+// toPane routes a message to one pane; when it changed a preference, every pane hears of it
+// and the preferences are saved.
+func (m *Model) toPane(p pane, msg tea.Msg) tea.Cmd {
+	before := *m.prefs
+	cmd := p.Update(msg)
+	m.layout() // an input opening or closing changes what fits
+	if *m.prefs == before {
+		return cmd
 	}
-	// top row: bandwidth | TCP states; bottom row: processes across the whole width
-	statesW := min(max(m.width*28/100, 50), 72)
-	g.topH = min(max(bodyH/2, 18), bodyH-8)
-	g.w[0], g.h[0] = m.width-statesW, g.topH
-	g.w[1], g.h[1] = statesW, g.topH
-	g.w[2], g.h[2] = m.width, bodyH-g.topH
-	return g
+	return tea.Batch(cmd, m.broadcast(prefsChangedMsg{}), m.saver.save(*m.prefs))
 }
 
-// layout tells each pane the inside size of its frame.
+// togglePause freezes the panes' picture, or brings it up to date. Samples and batches are
+// applied to the state all the while.
+func (m *Model) togglePause() tea.Cmd {
+	m.paused = !m.paused
+	if m.paused {
+		m.pausedAt = m.opts.Clock()
+		return nil
+	}
+	return m.broadcast(refreshMsg{})
+}
+
+// layoutGrid is the grid in force: nil when zoomed or too small for one.
+func (m *Model) layoutGrid() map[paneID]rect {
+	if m.zoom {
+		return nil
+	}
+	return m.grid
+}
+
+// layout places the panes and tells each the inside size of its frame.
 func (m *Model) layout() {
-	m.help.Width = max(m.width-1, 0) // the footer starts with a blank
-	g := m.geometry()
-	for i, p := range m.panes {
-		p.SetSize(max(g.w[i]-2, 0), max(g.h[i]-2, 0))
+	var present [numSlots]bool
+	for _, id := range m.order {
+		present[id] = true
+	}
+	m.grid = arrange(present, m.width, m.bodyHeight())
+	g := m.layoutGrid()
+	for _, id := range m.order {
+		r, ok := g[id]
+		if !ok { // not in the grid: it fills the body when it has the focus
+			r = rect{0, 0, m.width, m.bodyHeight()}
+		}
+		m.slots[id].SetSize(max(r.w-2, 0), max(r.h-2, 0))
 	}
 }
 
-// View draws the header, the panes and the key help.
+// View draws the header, the status line, the panes (or the help) and the key help.
 func (m Model) View() string {
 	if m.width == 0 || m.height == 0 {
 		return ""
 	}
-	if m.width < minWidth || m.height < minHeight {
-		return m.tooSmall()
+	if m.tooSmall() {
+		return m.tooSmallView()
 	}
-	g := m.geometry()
-	framed := func(i int) string {
-		return frame(m.styles, m.panes[i].View(g.w[i]-2, g.h[i]-2), m.title(i), g.w[i], g.h[i], i == m.focus)
+	bodyH := m.bodyHeight()
+	var body []string
+	switch g := m.layoutGrid(); {
+	case m.showHelp:
+		body = m.helpView(m.width, bodyH)
+	case g != nil:
+		body = m.gridView(g, bodyH)
+	default:
+		title, _ := tabStrip(m.styles, m.panes(), m.focus)
+		body = frame(m.styles, m.focused().View(m.width-2, bodyH-2), title, m.width, bodyH, true)
 	}
-	var body string
-	if m.full() {
-		body = lipgloss.JoinVertical(lipgloss.Left, joinColumns(framed(0), framed(1)), framed(2))
-	} else {
-		body = framed(m.focus)
-	}
-	return strings.Join([]string{m.header(), m.statusLine(), body, m.footer()}, "\n")
+	lines := make([]string, 0, m.height)
+	lines = append(lines, m.header(), m.statusLine())
+	lines = append(lines, body...)
+	lines = append(lines, m.footer())
+	return strings.Join(lines, "\n")
 }
 
-// tooSmall asks for a larger terminal, in the middle of the one there is.
-func (m *Model) tooSmall() string {
-	msg := []string{
-		m.styles.Warn.Render(fmt.Sprintf("Terminal too small: %dx%d", m.width, m.height)),
-		m.styles.Text.Render(fmt.Sprintf("wiretop needs at least %dx%d.", minWidth, minHeight)),
-		m.styles.Muted.Render("Enlarge the window, or press q to quit."),
-	}
-	lines := make([]string, m.height)
-	top := max((m.height-len(msg))/2, 0)
-	for i, l := range msg {
-		if top+i < len(lines) {
-			lines[top+i] = strings.Repeat(" ", max((m.width-width(l))/2, 0)) + l
+// gridView draws every pane in its box; boxes of a row share their lines.
+func (m *Model) gridView(g map[paneID]rect, h int) []string {
+	body := make([]string, h)
+	for i, id := range m.order {
+		r := g[id]
+		p := m.slots[id]
+		st := m.styles.Title
+		if i == m.focus {
+			st = m.styles.TitleFocused
+		}
+		title := st.Render(fmt.Sprintf("%d %s", i+1, p.Title()))
+		for j, l := range frame(m.styles, p.View(r.w-2, r.h-2), title, r.w, r.h, i == m.focus) {
+			if r.y+j < h {
+				body[r.y+j] += l
+			}
 		}
 	}
-	return strings.Join(block(lines, m.width, m.height), "\n")
-}
-
-// title is a pane's frame title: "1 Bandwidth · eth0". When one pane fills the screen, the
-// others are named after it so that the digits to reach them stay in sight.
-func (m *Model) title(i int) string {
-	st := m.styles.Title
-	if i == m.focus {
-		st = m.styles.TitleFocused
-	}
-	t := st.Render(fmt.Sprintf("%d %s", i+1, m.panes[i].Title()))
-	if m.full() {
-		return t
-	}
-	for j, p := range m.panes {
-		if j != i {
-			name, _, _ := strings.Cut(p.Title(), " · ")
-			t += m.styles.TitleInactive.Render(fmt.Sprintf(" │ %d %s", j+1, name))
-		}
-	}
-	return t
-}
-
-// header is the top line: the app, the interface, the session length and the sample clock.
-func (m *Model) header() string {
-	left := m.styles.AppName.Render(" wiretop ") + m.styles.Header.Render(" "+m.bw.iface+" ")
-	right := "waiting for the first sample "
-	if t := m.state.Time(); !t.IsZero() {
-		right = fmt.Sprintf("up %s  %s ", formatDuration(m.state.Elapsed()), t.Format("15:04:05"))
-	}
-	gap := max(m.width-width(left)-width(right), 0)
-	return fit(left+m.styles.Header.Render(strings.Repeat(" ", gap)+right), m.width)
-}
-
-// statusLine says what failed in the latest sample, then what wiretop can and cannot see.
-// Failures come first so that a narrow terminal cuts the notes, not them.
-func (m *Model) statusLine() string {
-	var warns []string
-	if m.stopped {
-		warns = append(warns, "sampler stopped")
-	}
-	for _, err := range m.state.Errors() {
-		warns = append(warns, err.Error())
-	}
-	line := " "
-	if len(warns) > 0 {
-		line += m.styles.StatusWarn.Render("⚠ "+strings.Join(warns, " · ")) + m.styles.Status.Render(" · ")
-	}
-	parts := append([]string(nil), m.status...)
-	parts = append(parts, describeStatus(m.state.Status())...)
-	return fit(line+m.styles.Status.Render(strings.Join(parts, " · ")), m.width)
-}
-
-// describeStatus turns the sampler's Status into short phrases for the status line.
-func describeStatus(s sampler.Status) []string {
-	var out []string
-	switch s.SocketSource {
-	case "sock_diag":
-		out = append(out, "TCP per process from tcp_info")
-		if !s.DestroyEvents {
-			out = append(out, "no socket-destroy events")
-		}
-	case "proc":
-		out = append(out, "sockets from /proc: no bytes per process")
-	}
-	switch {
-	case s.ProcessScope == "all" || s.ProcessScope == "" && s.AllProcesses:
-		if s.SocketSource != "" {
-			out = append(out, "all processes")
-		}
-	case s.ProcessScope == "partial":
-		out = append(out, "some processes hide their sockets")
-	case s.ProcessScope == "own-uid" || s.SocketSource != "":
-		out = append(out, "own processes only (not root)")
-	}
-	return append(out, s.Notes...)
-}
-
-// footer is the key help of the focused pane followed by the global keys.
-func (m *Model) footer() string {
-	p := m.panes[m.focus]
-	g := m.keys
-	if m.fullHelp {
-		groups := append(p.FullHelp(), []key.Binding{g.Next, g.Prev, g.Focus, g.Units, g.Help, g.Quit})
-		lines := strings.Split(m.help.FullHelpView(groups), "\n")
-		for i, l := range lines {
-			lines[i] = fit(" "+l, m.width)
-		}
-		return strings.Join(lines, "\n")
-	}
-	return fit(" "+m.help.ShortHelpView(append(p.ShortHelp(), g.Next, g.Units, g.Help, g.Quit)), m.width)
+	return body
 }

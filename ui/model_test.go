@@ -1,17 +1,18 @@
 package ui
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/golden"
-	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
+	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/sampler"
 )
 
@@ -156,23 +157,13 @@ func TestDescribeStatus(t *testing.T) {
 		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "partial"}, "TCP per process from tcp_info, some processes hide their sockets"},
 		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "own-uid", AllProcesses: true}, "TCP per process from tcp_info, own processes only (not root)"},
 	} {
-		if got := strings.Join(describeStatus(tc.in), ", "); got != tc.want {
+		if got := strings.Join(describeStatus(tc.in, false), ", "); got != tc.want {
 			t.Errorf("describeStatus(%+v) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-}
-
-func TestTooSmall(t *testing.T) {
-	for _, size := range [][2]int{{59, 30}, {100, 15}} {
-		m := fixtureModel(2, size[0], size[1])
-		screen := m.View()
-		if !strings.Contains(screen, "needs at least 60x16") || !strings.Contains(screen, fmt.Sprintf("too small: %dx%d", size[0], size[1])) {
-			t.Errorf("%v:\n%s", size, screen)
-		}
-		checkScreen(t, screen, size[0], size[1])
-	}
-	if screen := fixtureModel(2, 60, 16).View(); strings.Contains(screen, "at least") {
-		t.Errorf("60x16 is large enough:\n%s", screen)
+	pcap := sampler.Status{SocketSource: "sock_diag", ProcessScope: "all"}
+	if got := strings.Join(describeStatus(pcap, true), ", "); got != "processes from captured packets, all processes" {
+		t.Errorf("with capture: %q", got)
 	}
 }
 
@@ -263,40 +254,73 @@ func run(cmd tea.Cmd) tea.Msg {
 	return msg
 }
 
-// TestScreenGolden runs the whole program at 120x40 on fixed samples through Options.Samples
-// and compares the final screen with testdata/TestScreenGolden.golden. Regenerate with
-// go test ./ui -run TestScreenGolden -update
-func TestScreenGolden(t *testing.T) {
-	ch := make(chan *sampler.Sample, 64)
-	for i := 0; i <= 40; i++ {
-		ch <- fixtureSample(i)
+// manyBatch is the capture batch of interval i of manySample's n connections: one flow each,
+// moving (k+1) kB a second each way, and 1000 packets.
+func manyBatch(i, n int) *capture.Batch {
+	b := &capture.Batch{Start: t0.Add(time.Duration(i-1) * time.Second), End: t0.Add(time.Duration(i) * time.Second)}
+	b.Flows = make([]capture.FlowDelta, 0, n)
+	for k := 0; k < n; k++ {
+		key := capture.FlowKey{Proto: 6,
+			Local:  netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), uint16(1024+k%60000)),
+			Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(k >> 8), byte(k)}), 443)}
+		v := uint64((k + 1) * 1000)
+		b.Flows = append(b.Flows, capture.FlowDelta{Key: key, RxBytes: v, TxBytes: v, RxPackets: 1, TxPackets: 1, First: t0, Last: b.End})
 	}
-	m := NewModel(Options{Samples: ch, Interface: "eth0", Status: []string{"no capture"}, Interval: time.Second})
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		return bytes.Contains(b, []byte("09:27:33")) // the clock of the last sample
-	}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
-	tm.Send(keyMsg("q"))
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(Model)
-	screen := final.View()
-	checkScreen(t, screen, 120, 40)
-	golden.RequireEqual(t, []byte(screen))
+	for j := 0; j < 1000; j++ {
+		f := &b.Flows[j%n]
+		b.Packets = append(b.Packets, capture.PacketSummary{Time: b.Start.Add(time.Duration(j) * time.Millisecond), Length: 1514,
+			Proto: "tcp", Src: f.Key.Remote.Addr(), Dst: f.Key.Local.Addr(), SrcPort: 443, DstPort: f.Key.Local.Port(), Flags: "[.]",
+			Summary: fmt.Sprintf("IP %s.443 > 10.0.0.2.%d: Flags [.], seq %d, ack 1, win 502, length 1448", f.Key.Remote.Addr(), f.Key.Local.Port(), j)})
+	}
+	b.PacketsMatched = uint64(len(b.Packets))
+	return b
 }
 
-// BenchmarkViewManyProcesses renders the whole 120x40 screen with the processes pane
-// focused; the sub-benchmarks compare 50 processes with 10,000, which should cost about the
-// same since only the rows in sight are formatted.
-func BenchmarkViewManyProcesses(b *testing.B) {
-	for _, n := range []int{50, 10_000} {
-		b.Run(fmt.Sprintf("procs=%d", n), func(b *testing.B) {
-			m := NewModel(Options{Interface: "all", Interval: time.Second})
-			m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
-			m = update(m, keyMsg("3"))
-			for i := 0; i <= 2; i++ {
-				m = update(m, SampleMsg{manySample(i, n)})
+// BenchmarkView renders the whole screen with 50 or 10,000 processes and, with capture, as
+// many talkers and a full packet ring (2000); at 120x40 and 250x70; in plain text and in true
+// colour (the escape sequences cost too). Only the rows in sight are formatted, so 10,000 rows
+// cost about what 50 do. Target: at most 5 ms a frame.
+//
+//	go test ./ui -run '^$' -bench BenchmarkView -benchtime 200x
+func BenchmarkView(b *testing.B) {
+	for _, tc := range []struct {
+		n       int
+		capture bool
+		w, h    int
+		color   bool
+	}{
+		{50, false, 120, 40, false},
+		{10_000, false, 120, 40, false},
+		{10_000, true, 120, 40, false},
+		{10_000, true, 120, 40, true},
+		{10_000, true, 250, 70, true},
+	} {
+		name := fmt.Sprintf("procs=%d/capture=%v/%dx%d/color=%v", tc.n, tc.capture, tc.w, tc.h, tc.color)
+		b.Run(name, func(b *testing.B) {
+			if tc.color {
+				lipgloss.SetColorProfile(termenv.TrueColor)
+				defer lipgloss.SetColorProfile(termenv.Ascii)
 			}
-			if !strings.Contains(m.View(), fmt.Sprintf("Processes · %d ", n)) {
-				b.Fatalf("the table does not hold %d processes", n)
+			opts := Options{Interface: "all", Interval: time.Second, Clock: fixedClock}
+			if tc.capture {
+				opts.Capture = &fakeCapture{viewing: true}
+			}
+			m := NewModel(opts)
+			m = update(m, tea.WindowSizeMsg{Width: tc.w, Height: tc.h})
+			m = press(m, "3")
+			m = update(m, SampleMsg{manySample(0, tc.n)})
+			for i := 1; i <= 2; i++ {
+				if tc.capture {
+					m = update(m, BatchMsg{manyBatch(i, tc.n)})
+				}
+				m = update(m, SampleMsg{manySample(i, tc.n)})
+			}
+			screen := m.View()
+			if !strings.Contains(screen, fmt.Sprintf("Processes · %d ", tc.n)) {
+				b.Fatalf("the table does not hold %d processes:\n%s", tc.n, screen)
+			}
+			if tc.capture && (!strings.Contains(screen, fmt.Sprintf("Talkers · %d host pairs", tc.n)) || !strings.Contains(screen, "Packets · 2000")) {
+				b.Fatalf("the talkers or packets are missing:\n%s", screen)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -19,45 +19,52 @@ const (
 	userWidth  = 9
 	rateWidth  = 11 // "999 Mbit/s▼"
 	totalWidth = 9  // "1023 MiB▼"
-	minProgram = 20 // below this, USER and then the totals give way to PROGRAM
+	minProgram = 20 // below this, USER and then the secondary figures give way to PROGRAM
 )
 
 type processKeys struct {
-	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
-	BySent, ByRecv, ByTotal, Cumulative     key.Binding
-	Active                                  key.Binding
+	table                          tableKeys
+	BySent, ByRecv, ByTotal, Mode  key.Binding
+	CmdLine, Filter, Clear, Active key.Binding
+	sort                           key.Binding // s, r and t in one, for the footer
 }
 
 func newProcessKeys() processKeys {
 	return processKeys{
-		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		PageUp:     key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
-		PageDown:   key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
-		Top:        key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g/home", "top")),
-		Bottom:     key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "bottom")),
-		BySent:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort sent")),
-		ByRecv:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "sort recv")),
-		ByTotal:    key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "sort total")),
-		Cumulative: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "rate/session order")),
-		Active:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "active only")),
+		table:   newTableKeys(),
+		BySent:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort by sent")),
+		ByRecv:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "sort by received")),
+		ByTotal: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "sort by total")),
+		Mode:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "rate/cumulative")),
+		CmdLine: key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "command line/name")),
+		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Active:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "active only")),
+		sort:    key.NewBinding(key.WithKeys("s", "r", "t"), key.WithHelp("s/r/t", "sort sent/recv/total")),
 	}
 }
 
-// processesPane is the table of processes by TCP traffic. The sorted rows are computed once
-// per sample (or sort change) in Update; View formats only the rows in sight, so ten thousand
-// processes cost no more to draw than fifty. The bytes no process was found for are the
-// table's last row, never hidden.
+// Process orders as Prefs.ProcessSort names them.
+var processSortNames = map[string]monitor.ProcessSort{
+	"total": monitor.SortTotal, "sent": monitor.SortSent, "received": monitor.SortReceived,
+}
+
+// processesPane is the table of processes by traffic, like nethogs. The sorted rows are
+// computed once per sample (or change of order or filter) in Update; View formats only the
+// rows in sight, so ten thousand processes cost no more to draw than fifty. The bytes no
+// process was found for are the table's last row, never hidden.
 type processesPane struct {
 	state  *monitor.State
 	styles *Styles
-	prefs  *prefs
+	prefs  *Prefs
 	keys   processKeys
-	query  monitor.ProcessQuery
+	filter *textInput
+	replay bool   // there is no sampler: a replayed file, whose flows no process is known for
+	active bool   // only the processes that moved bytes in the last interval
+	text   string // the filter in force
 
 	rows   []monitor.Process
-	cursor int // index of the selected row
-	offset int // index of the first row in sight
+	rc     rowCursor
 	follow int // PID the cursor follows across samples; 0: the cursor keeps its place
 
 	unattrib, unattribTot monitor.Counts
@@ -67,56 +74,90 @@ type processesPane struct {
 	w, h                  int
 }
 
-func newProcessesPane(st *monitor.State, styles *Styles, pr *prefs) *processesPane {
-	return &processesPane{state: st, styles: styles, prefs: pr, keys: newProcessKeys()}
+func newProcessesPane(st *monitor.State, styles *Styles, pr *Prefs, replay bool) *processesPane {
+	return &processesPane{
+		state: st, styles: styles, prefs: pr, keys: newProcessKeys(), replay: replay,
+		filter: newTextInput(styles, "/", "pid, user or command"),
+	}
 }
 
-// Title names the pane, counts its rows and says the order.
+// query is what the table shows, from the preferences and the filter.
+func (p *processesPane) query() monitor.ProcessQuery {
+	return monitor.ProcessQuery{
+		Sort:       processSortNames[p.prefs.ProcessSort],
+		Cumulative: p.prefs.Cumulative,
+		Filter:     p.text,
+		ActiveOnly: p.active,
+	}
+}
+
+// Title names the pane, counts its rows and says the order and the filter.
 func (p *processesPane) Title() string {
 	if !p.sampled {
 		return "Processes"
 	}
-	order := map[monitor.ProcessSort]string{
-		monitor.SortTotal: "total", monitor.SortSent: "sent", monitor.SortReceived: "received",
-	}[p.query.Sort]
-	if p.query.Cumulative {
+	order := p.prefs.ProcessSort
+	if p.prefs.Cumulative {
 		order += " (session)"
 	} else {
 		order += "/s"
 	}
 	t := fmt.Sprintf("Processes · %d · by %s", len(p.rows), order)
-	if p.query.ActiveOnly {
+	if p.state.CaptureOn() {
+		t += " · from packets"
+	}
+	if p.active {
 		t += " · active only"
 	}
+	if p.text != "" {
+		t += fmt.Sprintf(" · filter %q", p.text)
+	}
 	if vis := p.visible(); len(p.rows) > vis && vis > 0 {
-		off := p.viewOffset(vis)
-		t += fmt.Sprintf(" · %d-%d", off+1, min(off+vis, len(p.rows)))
+		from, to := p.rc.window(len(p.rows), vis)
+		t += fmt.Sprintf(" · %d-%d", from+1, to)
 	}
 	return t
 }
 
+// Editing reports whether the filter is being typed.
+func (p *processesPane) Editing() bool { return p.filter.Active() }
+
 // ShortHelp returns the pane's main keys for the footer.
 func (p *processesPane) ShortHelp() []key.Binding {
 	k := p.keys
-	return []key.Binding{k.Down, k.BySent, k.ByRecv, k.ByTotal}
+	if p.Editing() {
+		return []key.Binding{inputKeys.Submit, inputKeys.Cancel}
+	}
+	return []key.Binding{k.sort, k.Filter, k.Mode, k.CmdLine}
 }
 
 // FullHelp returns all the pane's keys.
 func (p *processesPane) FullHelp() [][]key.Binding {
 	k := p.keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.BySent, k.ByRecv, k.ByTotal, k.Cumulative, k.Active},
+		{k.BySent, k.ByRecv, k.ByTotal, k.Mode, k.CmdLine, k.Filter, k.Clear, k.Active},
+		k.table.bindings(),
 	}
 }
 
 // SetSize records the inside size of the pane.
-func (p *processesPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *processesPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.rc.clamp(len(p.rows), p.visible())
+}
 
-// visible is how many process rows fit under the header and above the unattributed row.
-func (p *processesPane) visible() int { return max(p.h-2, 0) }
+// visible is how many process rows fit under the header and above the unattributed row (and
+// the filter line while it is open).
+func (p *processesPane) visible() int {
+	n := p.h - 2
+	if p.Editing() {
+		n--
+	}
+	return max(n, 0)
+}
 
-// Update refreshes the rows on a new sample, moves the cursor and changes the order.
+// Update refreshes the rows on a new sample, moves the cursor, and changes the order and the
+// filter.
 func (p *processesPane) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case SampleMsg:
@@ -125,58 +166,106 @@ func (p *processesPane) Update(msg tea.Msg) tea.Cmd {
 			p.elapsed = msg.Sample.Elapsed
 		}
 		p.refresh()
+	case BatchMsg: // with capture, the bytes of processes come from the batches
+		if b := msg.Batch; b != nil {
+			p.sampled = true
+			if p.replay && b.End.After(b.Start) {
+				p.elapsed = b.End.Sub(b.Start)
+			}
+			p.refresh()
+		}
+	case refreshMsg:
+		p.refresh()
 	case tea.KeyMsg:
-		p.key(msg)
+		if p.Editing() {
+			p.edit(msg)
+		} else {
+			p.key(msg)
+		}
+	case paneMouseMsg:
+		p.mouse(msg)
 	}
 	return nil
 }
 
 func (p *processesPane) key(msg tea.KeyMsg) {
 	k := p.keys
-	page := max(p.visible()-1, 1)
-	switch {
-	case key.Matches(msg, k.Up):
-		p.move(-1)
-	case key.Matches(msg, k.Down):
-		p.move(1)
-	case key.Matches(msg, k.PageUp):
-		p.move(-page)
-	case key.Matches(msg, k.PageDown):
-		p.move(page)
-	case key.Matches(msg, k.Top):
-		p.cursor, p.offset, p.follow = 0, 0, 0
-	case key.Matches(msg, k.Bottom):
-		p.move(len(p.rows))
-	case key.Matches(msg, k.BySent):
-		p.resort(monitor.SortSent, p.query.Cumulative, p.query.ActiveOnly)
-	case key.Matches(msg, k.ByRecv):
-		p.resort(monitor.SortReceived, p.query.Cumulative, p.query.ActiveOnly)
-	case key.Matches(msg, k.ByTotal):
-		p.resort(monitor.SortTotal, p.query.Cumulative, p.query.ActiveOnly)
-	case key.Matches(msg, k.Cumulative):
-		p.resort(p.query.Sort, !p.query.Cumulative, p.query.ActiveOnly)
-	case key.Matches(msg, k.Active):
-		p.resort(p.query.Sort, p.query.Cumulative, !p.query.ActiveOnly)
-	}
-}
-
-// move shifts the cursor by n rows and makes it follow the process it lands on.
-func (p *processesPane) move(n int) {
-	if len(p.rows) == 0 {
+	if p.rc.key(k.table, msg, len(p.rows), p.visible()) {
+		p.followCursor()
 		return
 	}
-	p.cursor = min(max(p.cursor+n, 0), len(p.rows)-1)
-	p.follow = p.rows[p.cursor].PID
-	if p.cursor == 0 {
-		p.follow = 0 // at the top, stay at the top
+	switch {
+	case key.Matches(msg, k.BySent):
+		p.prefs.ProcessSort = "sent"
+	case key.Matches(msg, k.ByRecv):
+		p.prefs.ProcessSort = "received"
+	case key.Matches(msg, k.ByTotal):
+		p.prefs.ProcessSort = "total"
+	case key.Matches(msg, k.Mode):
+		p.prefs.Cumulative = !p.prefs.Cumulative
+	case key.Matches(msg, k.CmdLine):
+		p.prefs.ProgramOnly = !p.prefs.ProgramOnly
+		return // the rows stay as they are
+	case key.Matches(msg, k.Active):
+		p.active = !p.active
+	case key.Matches(msg, k.Filter):
+		p.filter.Open(p.text)
+		p.rc.clamp(len(p.rows), p.visible())
+		return
+	case key.Matches(msg, k.Clear):
+		if p.text == "" {
+			return
+		}
+		p.text = ""
+	default:
+		return
 	}
-	p.offset = p.viewOffset(p.visible())
+	p.top()
 }
 
-// resort changes the query and goes back to the top of the table.
-func (p *processesPane) resort(by monitor.ProcessSort, cumulative, active bool) {
-	p.query.Sort, p.query.Cumulative, p.query.ActiveOnly = by, cumulative, active
-	p.cursor, p.offset, p.follow = 0, 0, 0
+// edit applies a key to the open filter: the rows follow each change; enter keeps the filter,
+// esc restores the one before.
+func (p *processesPane) edit(msg tea.KeyMsg) {
+	switch p.filter.Update(msg) {
+	case inputChanged:
+		p.text = strings.TrimSpace(p.filter.Value())
+		p.top()
+	case inputSubmitted:
+		p.text = strings.TrimSpace(p.filter.Value())
+		p.filter.Close()
+		p.top()
+	case inputCancelled:
+		p.text = p.filter.Before()
+		p.filter.Close()
+		p.top()
+	}
+}
+
+// mouse selects the clicked row and scrolls with the wheel.
+func (p *processesPane) mouse(msg paneMouseMsg) {
+	n, vis := len(p.rows), p.visible()
+	switch {
+	case msg.wheel != 0:
+		p.rc.wheel(msg.wheel*wheelRows, n, vis)
+	case msg.click && p.rc.click(msg.y-1, n, vis): // below the header
+	default:
+		return
+	}
+	p.followCursor()
+}
+
+// followCursor makes the cursor follow the process it is on across samples; at the top of
+// the table, it stays at the top.
+func (p *processesPane) followCursor() {
+	p.follow = 0
+	if p.rc.cursor > 0 && p.rc.cursor < len(p.rows) {
+		p.follow = p.rows[p.rc.cursor].PID
+	}
+}
+
+// top goes back to the first row of a new order or filter.
+func (p *processesPane) top() {
+	p.rc, p.follow = rowCursor{}, 0
 	if p.sampled {
 		p.refresh()
 	}
@@ -185,20 +274,24 @@ func (p *processesPane) resort(by monitor.ProcessSort, cumulative, active bool) 
 // refresh queries the State for the rows, keeps the cursor on the process it follows, and
 // works out the unattributed share of the session's bytes.
 func (p *processesPane) refresh() {
-	p.rows = p.state.Processes(p.query)
+	q := p.query()
+	p.rows = p.state.Processes(q)
 	if p.follow != 0 {
 		for i := range p.rows {
 			if p.rows[i].PID == p.follow {
-				p.cursor = i
+				p.rc.cursor = i
 				break
 			}
 		}
 	}
-	p.cursor = min(p.cursor, max(len(p.rows)-1, 0))
-	p.offset = p.viewOffset(p.visible())
+	p.rc.clamp(len(p.rows), p.visible())
 	p.unattrib, p.unattribTot = p.state.Unattributed()
+	if p.state.CaptureOn() { // a share of the captured bytes
+		_, p.share = p.state.UnattributedShare()
+		return
+	}
 	all := p.rows
-	if p.query.ActiveOnly { // the share is of every process's bytes, not only the active ones
+	if q.ActiveOnly || q.Filter != "" { // the share is of every process's bytes
 		all = p.state.Processes(monitor.ProcessQuery{})
 	}
 	var sum uint64
@@ -212,30 +305,22 @@ func (p *processesPane) refresh() {
 	}
 }
 
-// viewOffset is the first row to show so that the cursor is in sight.
-func (p *processesPane) viewOffset(vis int) int {
-	off := min(p.offset, max(len(p.rows)-vis, 0))
-	if p.cursor < off {
-		off = p.cursor
-	}
-	if vis > 0 && p.cursor >= off+vis {
-		off = p.cursor - vis + 1
-	}
-	return max(off, 0)
-}
-
-// columns decides which columns fit in w cells: USER goes first when narrow, then the totals.
+// columns decides which columns fit in w cells: USER gives way first, then the figures the
+// table is not ordered by (the totals in rate mode, the rates in cumulative mode).
 type columns struct {
-	user, totals bool
-	program      int
+	user, rates, totals bool
+	program             int
 }
 
-func layoutColumns(w int) columns {
-	c := columns{user: true, totals: true}
+func layoutColumns(w int, cumulative bool) columns {
+	c := columns{user: true, rates: true, totals: true}
 	fixed := func() int {
-		n := 1 + 1 + pidWidth + 1 + 2*(rateWidth+1)
+		n := 1 + 1 + pidWidth + 1
 		if c.user {
 			n += userWidth + 1
+		}
+		if c.rates {
+			n += 2 * (rateWidth + 1)
 		}
 		if c.totals {
 			n += 2 * (totalWidth + 1)
@@ -246,13 +331,18 @@ func layoutColumns(w int) columns {
 		c.user = false
 	}
 	if w-fixed() < minProgram {
-		c.totals = false
+		if cumulative {
+			c.rates = false
+		} else {
+			c.totals = false
+		}
 	}
 	c.program = max(w-fixed(), 1)
 	return c
 }
 
-// View renders the header, the rows in sight and the unattributed row, in w x h cells.
+// View renders the header, the rows in sight, the unattributed row and the filter input, in
+// w x h cells.
 func (p *processesPane) View(w, h int) []string {
 	if w <= 0 || h <= 0 {
 		return nil
@@ -261,37 +351,59 @@ func (p *processesPane) View(w, h int) []string {
 	if !p.sampled {
 		return centred(st.Message.Render("waiting for the first sample…"), w, h)
 	}
-	c := layoutColumns(w)
+	c := layoutColumns(w, p.prefs.Cumulative)
 	lines := make([]string, 0, h)
 	lines = append(lines, p.header(c))
 	vis := max(h-2, 0)
-	off := p.viewOffset(vis)
-	end := min(off+vis, len(p.rows))
-	for i := off; i < end; i++ {
-		lines = append(lines, p.row(&p.rows[i], c, i == p.cursor, w))
+	if p.Editing() {
+		vis = max(vis-1, 0)
+	}
+	rc := p.rc
+	rc.clamp(len(p.rows), vis)
+	from, to := rc.window(len(p.rows), vis)
+	for i := from; i < to; i++ {
+		lines = append(lines, p.row(&p.rows[i], c, i == rc.cursor, w))
 	}
 	if len(p.rows) == 0 && vis > 0 {
-		lines = append(lines, st.Message.Render("  no process has moved TCP bytes yet"))
+		msg := "  no process has moved bytes yet"
+		switch {
+		case p.replay:
+			msg = "  a replay cannot tell processes: only live sockets name them"
+		case p.text != "":
+			msg = fmt.Sprintf("  no process matches %q", p.text)
+		}
+		lines = append(lines, st.Message.Render(msg))
 	}
-	return block(append(lines, p.unattributedRow(c)), w, h)
+	lines = append(lines, p.unattributedRow(c)) // under the last row, or the last line when they fill the pane
+	if !p.Editing() {
+		return block(lines, w, h)
+	}
+	return append(block(lines, w, h-1), p.filter.View(w))
 }
 
 // header titles the columns; the ones that set the order carry a ▼.
 func (p *processesPane) header(c columns) string {
-	q := p.query
+	q := p.query()
 	mark := func(title string, sort monitor.ProcessSort, cumulative bool) string {
 		if q.Cumulative == cumulative && (q.Sort == sort || q.Sort == monitor.SortTotal) {
 			return title + "▼"
 		}
 		return title
 	}
+	program := "COMMAND"
+	if p.prefs.ProgramOnly {
+		program = "PROGRAM"
+	}
 	cells := []string{" ", fitRight("PID", pidWidth)}
 	if c.user {
 		cells = append(cells, fit("USER", userWidth))
 	}
-	cells = append(cells, fit("PROGRAM", c.program),
-		fitRight(mark("SENT/s", monitor.SortSent, false), rateWidth),
-		fitRight(mark("RECV/s", monitor.SortReceived, false), rateWidth))
+	cells = append(cells, fit(program, c.program))
+	if c.rates {
+		cells = append(cells,
+			fitRight(mark("SENT/s", monitor.SortSent, false), rateWidth),
+			fitRight(mark("RECV/s", monitor.SortReceived, false), rateWidth))
+	}
 	if c.totals {
 		cells = append(cells,
 			fitRight(mark("SENT", monitor.SortSent, true), totalWidth),
@@ -313,23 +425,25 @@ func (p *processesPane) row(pr *monitor.Process, c columns, selected bool, w int
 		if v == 0 {
 			s = st.Muted
 		}
-		return sty(s).Render(fitRight(formatRate(v, p.prefs.bits), rateWidth))
+		return sty(s).Render(fitRight(formatRate(v, p.prefs.bits()), rateWidth))
 	}
 	marker := " "
 	if selected {
 		marker = "›"
 	}
 	name, args := programName(pr)
-	program := sty(st.Text).Render(name)
-	if args != "" {
-		program += " " + sty(st.Muted).Render(args)
+	program := sty(st.Text).Render(fit(strings.TrimSuffix(name, ":"), c.program))
+	if !p.prefs.ProgramOnly && args != "" && width(name)+1 < c.program {
+		program = sty(st.Text).Render(name) + " " + sty(st.Muted).Render(fit(args, c.program-width(name)-1))
 	}
 	cells := []string{marker, sty(st.Muted).Render(fitRight(strconv.Itoa(pr.PID), pidWidth))}
 	if c.user {
 		cells = append(cells, sty(st.Muted).Render(fit(pr.User, userWidth)))
 	}
-	cells = append(cells, fit(program, c.program),
-		rate(pr.TxRate, st.TxChart), rate(pr.RxRate, st.RxChart))
+	cells = append(cells, program)
+	if c.rates {
+		cells = append(cells, rate(pr.TxRate, st.TxChart), rate(pr.RxRate, st.RxChart))
+	}
 	if c.totals {
 		cells = append(cells,
 			sty(st.Value).Render(fitRight(formatBytes(float64(pr.TxTotal)), totalWidth)),
@@ -371,9 +485,12 @@ func (p *processesPane) unattributedRow(c columns) string {
 	if c.program >= 32 {
 		label = fmt.Sprintf("(unattributed) %.1f%% of bytes", 100*p.share)
 	}
-	cells = append(cells, fit(label, c.program),
-		fitRight(formatRate(tx, p.prefs.bits), rateWidth),
-		fitRight(formatRate(rx, p.prefs.bits), rateWidth))
+	cells = append(cells, fit(label, c.program))
+	if c.rates {
+		cells = append(cells,
+			fitRight(formatRate(tx, p.prefs.bits()), rateWidth),
+			fitRight(formatRate(rx, p.prefs.bits()), rateWidth))
+	}
 	if c.totals {
 		cells = append(cells,
 			fitRight(formatBytes(float64(p.unattribTot.TxBytes)), totalWidth),

@@ -12,10 +12,10 @@ import (
 	"github.com/wiretop/wiretop/sampler"
 )
 
-func newTestProcesses() (*monitor.State, *processesPane, *prefs) {
+func newTestProcesses() (*monitor.State, *processesPane, *Prefs) {
 	st := monitor.New(monitor.Options{})
-	pr := &prefs{}
-	return st, newProcessesPane(st, NewStyles(DefaultTheme()), pr), pr
+	pr := DefaultPrefs()
+	return st, newProcessesPane(st, NewStyles(DefaultTheme()), &pr, false), &pr
 }
 
 // pids returns the PIDs of the table rows of a processes view, in order.
@@ -39,7 +39,7 @@ func TestProcessesTable(t *testing.T) {
 	feed(st, 0, 40, p)
 	lines := p.View(118, 10)
 	checkBlock(t, lines, 118, 10)
-	for _, col := range []string{"PID", "USER", "PROGRAM", "SENT/s▼", "RECV/s▼", "SENT", "RECV"} {
+	for _, col := range []string{"PID", "USER", "COMMAND", "SENT/s▼", "RECV/s▼", "SENT", "RECV"} {
 		if !strings.Contains(lines[0], col) {
 			t.Errorf("header %q lacks %q", lines[0], col)
 		}
@@ -83,10 +83,10 @@ func TestProcessesSortKeys(t *testing.T) {
 	}{
 		{"s", "[812 1500 4242]", "SENT/s▼", "by sent/s"},     // nginx sends most
 		{"r", "[4242 812 1500]", "RECV/s▼", "by received/s"}, // curl downloads
-		{"c", "[4242 812 1500]", "RECV▼", "by received (session)"},
+		{"m", "[4242 812 1500]", "RECV▼", "by received (session)"},
 		{"s", "[812 1500 4242]", "SENT▼", "by sent (session)"},
 		{"t", "[4242 812 1500]", "SENT▼", "by total (session)"},
-		{"c", "[4242 812 1500]", "SENT/s▼", "by total/s"},
+		{"m", "[4242 812 1500]", "SENT/s▼", "by total/s"},
 	} {
 		p.Update(keyMsg(tc.key))
 		lines := p.View(118, 10)
@@ -224,10 +224,115 @@ func TestProcessesActiveOnlyAndEmpty(t *testing.T) {
 		t.Errorf("baseline view:\n%s", out)
 	}
 	p.Update(keyMsg("a"))
-	if out := strings.Join(p.View(80, 6), "\n"); !strings.Contains(out, "no process has moved TCP bytes yet") {
+	if out := strings.Join(p.View(80, 6), "\n"); !strings.Contains(out, "no process has moved bytes yet") {
 		t.Errorf("active only, nothing active:\n%s", out)
 	}
 	if !strings.Contains(p.Title(), "active only") {
 		t.Errorf("title %q", p.Title())
+	}
+}
+
+// m orders by the session's bytes (like nethogs' cumulative mode); in a narrow pane it keeps
+// the totals rather than the rates. l switches between command lines and program names.
+func TestProcessesModeAndCommandLine(t *testing.T) {
+	st, p, pr := newTestProcesses()
+	p.SetSize(58, 10)
+	feed(st, 0, 40, p)
+	h := p.View(58, 10)[0]
+	if !strings.Contains(h, "SENT/s") || strings.Contains(h, "SENT ") {
+		t.Errorf("narrow, rate mode: header %q", h)
+	}
+	p.Update(keyMsg("m"))
+	if !pr.Cumulative {
+		t.Fatal("m did not change the preference")
+	}
+	lines := p.View(58, 10)
+	if strings.Contains(lines[0], "/s") || !strings.Contains(lines[0], "SENT▼") {
+		t.Errorf("narrow, cumulative: header %q", lines[0])
+	}
+	if l := line(lines, "4242"); !strings.Contains(l, "137 MiB") {
+		t.Errorf("curl's total is not shown: %q", l)
+	}
+	p.SetSize(118, 10)
+	lines = p.View(118, 10)
+	if l := line(lines, "4242"); !strings.Contains(l, "curl -sO https://mirror.example.org/debian-12.iso") || !strings.Contains(lines[0], "COMMAND") {
+		t.Errorf("command line: %q", l)
+	}
+	p.Update(keyMsg("l"))
+	lines = p.View(118, 10)
+	if l := line(lines, "812"); !strings.Contains(l, "nginx ") || strings.Contains(l, "worker") || !strings.Contains(lines[0], "PROGRAM") {
+		t.Errorf("program name: %q / %q", lines[0], l)
+	}
+	if !pr.ProgramOnly {
+		t.Error("l did not change the preference")
+	}
+}
+
+// The filter keeps the rows whose pid, user or command contain the text, as it is typed.
+func TestProcessesFilter(t *testing.T) {
+	st, p, _ := newTestProcesses()
+	p.SetSize(118, 10)
+	feed(st, 0, 40, p)
+	p.Update(keyMsg("/"))
+	if !p.Editing() {
+		t.Fatal("/ did not open the filter")
+	}
+	for _, tc := range []struct{ key, want string }{
+		{"p", "[4242 812 1500]"}, // https, process, postgres
+		{"o", "[1500]"},          // "po"
+		{"backspace", "[4242 812 1500]"},
+		{"backspace", "[4242 812 1500]"}, // empty
+		{"8", "[812]"},                   // the pid 812
+		{"backspace", "[4242 812 1500]"},
+		{"a", "[4242 812 1500]"}, // alice, www-data, app
+		{"l", "[4242]"},          // "al": alice
+	} {
+		p.Update(keyMsg(tc.key))
+		lines := p.View(118, 10)
+		if got := fmt.Sprint(pids(lines)); got != tc.want {
+			t.Errorf("after %q (filter %q): %s, want %s", tc.key, p.filter.Value(), got, tc.want)
+		}
+		if l := lines[len(lines)-1]; !strings.HasPrefix(l, "/"+p.filter.Value()) {
+			t.Errorf("last line %q is not the input", l)
+		}
+	}
+	p.Update(keyMsg("enter"))
+	if p.Editing() || !strings.Contains(p.Title(), `filter "al"`) {
+		t.Errorf("enter: editing %v, title %q", p.Editing(), p.Title())
+	}
+	// a new sample keeps the filter
+	feed(st, 41, 41, p)
+	if got := fmt.Sprint(pids(p.View(118, 10))); got != "[4242]" {
+		t.Errorf("after a sample: %s", got)
+	}
+	// the unattributed share is of every process's bytes, filter or not
+	if un := line(p.View(118, 10), "(unattributed)"); !strings.Contains(un, "0.1% of bytes") {
+		t.Errorf("unattributed row %q", un)
+	}
+}
+
+// The wheel scrolls the table and a click selects the row under it.
+func TestProcessesMouse(t *testing.T) {
+	const n = 100
+	st, p, _ := newTestProcesses()
+	p.SetSize(118, 12) // 10 rows in sight
+	for i := 0; i <= 1; i++ {
+		s := manySample(i, n)
+		st.Apply(s)
+		p.Update(SampleMsg{s})
+	}
+	p.Update(paneMouseMsg{wheel: 1})
+	p.Update(paneMouseMsg{wheel: 1})
+	if got := pids(p.View(118, 12)); got[0] != 10_000+n-1-2*wheelRows {
+		t.Errorf("after two notches, the first row is %d", got[0])
+	}
+	p.Update(paneMouseMsg{click: true, y: 3}) // the third row in sight
+	if sel := line(p.View(118, 12), "›"); !strings.Contains(sel, strconv.Itoa(10_000+n-1-2*wheelRows-2)) {
+		t.Errorf("clicked row: %q", sel)
+	}
+	p.Update(paneMouseMsg{click: true, y: 0}) // the header: nothing
+	p.Update(paneMouseMsg{wheel: -1})
+	if got := pids(p.View(118, 12)); got[0] != 10_000+n-1-wheelRows {
+		t.Errorf("after a notch up, the first row is %d", got[0])
 	}
 }

@@ -20,8 +20,22 @@ const (
 )
 
 // alarmStates pile up when something is wrong: SYN-RECV under a SYN flood or a full accept
-// queue, CLOSE-WAIT when an application does not close its sockets.
+// queue, CLOSE-WAIT when an application does not close its sockets. They stand out whenever
+// they hold sockets, and more when they grow.
 var alarmStates = map[string]bool{"SYN-RECV": true, "CLOSE-WAIT": true}
+
+// surgeStates are normal in number but tell of trouble when they jump: TIME-WAIT piles up
+// when a client opens and closes connections in a storm (and runs out of ports).
+var surgeStates = map[string]bool{"TIME-WAIT": true}
+
+// A surge is growth, within one interval, of at least surgeMin sockets and at least a
+// quarter of the previous count.
+const surgeMin = 10
+
+// surge reports whether a count grew by a surge since the previous interval.
+func surge(count, delta int) bool {
+	return delta >= surgeMin && delta*4 >= count-delta
+}
 
 // kernelCounter is one line of the kernel TCP counters; alarm ones stand out when non-zero.
 type kernelCounter struct {
@@ -52,22 +66,28 @@ type statesKeys struct {
 }
 
 // statesPane shows the TCP state histogram of the latest sample, with the change since the
-// previous one, and beside it the kernel's TCP counters of the interval (or the session).
+// previous one, and beside it the kernel's TCP counters of the interval (or the session). It
+// copies what it shows on each sample, so a paused display keeps its picture.
 type statesPane struct {
 	state   *monitor.State
 	styles  *Styles
 	keys    statesKeys
 	session bool          // counters over the session instead of the last interval
 	samples int           // samples applied, the baseline included
+	replay  bool          // there is no sampler: a replayed file
 	elapsed time.Duration // length of the last interval
 	w, h    int
+
+	states        []monitor.StateCount
+	kernel, total sampler.KernelTCP
+	sockets       int
 }
 
-func newStatesPane(st *monitor.State, styles *Styles) *statesPane {
+func newStatesPane(st *monitor.State, styles *Styles, replay bool) *statesPane {
 	return &statesPane{
-		state: st, styles: styles,
+		state: st, styles: styles, replay: replay,
 		keys: statesKeys{
-			Session: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "interval/session counters")),
+			Session: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "interval/session")),
 		},
 	}
 }
@@ -77,7 +97,7 @@ func (p *statesPane) Title() string {
 	if p.samples == 0 {
 		return "TCP states"
 	}
-	return "TCP states · " + strconv.Itoa(p.state.TCPSockets()) + " sockets"
+	return "TCP states · " + strconv.Itoa(p.sockets) + " sockets"
 }
 
 // ShortHelp returns the pane's keys for the footer.
@@ -97,6 +117,9 @@ func (p *statesPane) Update(msg tea.Msg) tea.Cmd {
 		if msg.Sample != nil && msg.Sample.Elapsed > 0 {
 			p.elapsed = msg.Sample.Elapsed
 		}
+		p.take()
+	case refreshMsg:
+		p.take()
 	case tea.KeyMsg:
 		if key.Matches(msg, p.keys.Session) {
 			p.session = !p.session
@@ -105,16 +128,26 @@ func (p *statesPane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// take copies the histogram and the counters of the latest sample.
+func (p *statesPane) take() {
+	p.states = p.state.TCPStates()
+	p.kernel, p.total = p.state.Kernel()
+	p.sockets = p.state.TCPSockets()
+}
+
 // View renders the histogram and the counters side by side when the pane is wide enough,
 // one above the other otherwise.
 func (p *statesPane) View(w, h int) []string {
 	if w <= 0 || h <= 0 {
 		return nil
 	}
+	if p.samples == 0 && p.replay {
+		return centred(p.styles.Message.Render("a replay has no socket table: TCP states are live only"), w, h)
+	}
 	if p.samples == 0 {
 		return centred(p.styles.Message.Render("waiting for the first sample…"), w, h)
 	}
-	states := p.state.TCPStates()
+	states := p.states
 	if w >= histFixed+12+3+counterWidth {
 		hw := w - counterWidth - 3
 		return block(besides(p.histogram(states, hw, h), hw, 3, p.counters(1, counterWidth, h), counterWidth), w, h)
@@ -159,11 +192,12 @@ func (p *statesPane) histogram(states []monitor.StateCount, w, h int) []string {
 		if p.samples > 1 { // the first sample has nothing to compare with
 			delta = s.Delta
 		}
-		if alarmStates[s.Name] && s.Count > 0 {
+		alarm := alarmStates[s.Name] && s.Count > 0
+		if alarm {
 			name, barStyle, marker = st.Warn, st.BarWarn, st.Warn.Render("!")
-			if delta > 0 {
-				name, barStyle, marker = st.Crit, st.BarCrit, st.Crit.Render("▲")
-			}
+		}
+		if alarm && delta > 0 || surgeStates[s.Name] && surge(s.Count, delta) {
+			name, barStyle, marker = st.Crit, st.BarCrit, st.Crit.Render("▲")
 		}
 		count := st.Value
 		if s.Count == 0 {
@@ -171,7 +205,7 @@ func (p *statesPane) histogram(states []monitor.StateCount, w, h int) []string {
 		}
 		ds := st.Muted
 		switch {
-		case delta > 0 && alarmStates[s.Name]:
+		case delta > 0 && (alarmStates[s.Name] || surgeStates[s.Name] && surge(s.Count, delta)):
 			ds = st.Crit
 		case delta < 0 && alarmStates[s.Name]:
 			ds = st.Good
@@ -205,14 +239,13 @@ func bar(v, peak float64, w int) string {
 // as many as h lines hold.
 func (p *statesPane) counters(cols, cw, h int) []string {
 	st := p.styles
-	k, total := p.state.Kernel()
-	src := &k
+	src := &p.kernel
 	head := "Kernel TCP · last interval"
 	if p.elapsed > 0 {
 		head = "Kernel TCP · last " + formatDuration(p.elapsed)
 	}
 	if p.session {
-		src, head = &total, "Kernel TCP · session"
+		src, head = &p.total, "Kernel TCP · session"
 	}
 	if h <= 0 {
 		return nil

@@ -12,7 +12,7 @@ import (
 
 func newTestStates() (*monitor.State, *statesPane) {
 	st := monitor.New(monitor.Options{})
-	return st, newStatesPane(st, NewStyles(DefaultTheme()))
+	return st, newStatesPane(st, NewStyles(DefaultTheme()), false)
 }
 
 // line returns the first line of lines that contains s.
@@ -138,5 +138,48 @@ func TestStatesWaiting(t *testing.T) {
 	_, p := newTestStates()
 	if out := strings.Join(p.View(50, 12), "\n"); !strings.Contains(out, "waiting for the first sample") {
 		t.Errorf("before any sample:\n%s", out)
+	}
+}
+
+// timeWaitSample is a sample with n TIME-WAIT sockets and nothing else.
+func timeWaitSample(i, n int) *sampler.Sample {
+	s := &sampler.Sample{Time: t0.Add(time.Duration(i) * time.Second), Baseline: i == 0}
+	if i > 0 {
+		s.Elapsed = time.Second
+	}
+	for k := 0; k < n; k++ {
+		s.Sockets = append(s.Sockets, sampler.Socket{Proto: sampler.ProtoTCP, State: sampler.StateTimeWait,
+			Local: ap("10.0.0.2:443"), Remote: netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), uint16(1000+k))})
+	}
+	return s
+}
+
+// TIME-WAIT is normal in number; it stands out only when it surges (at least surgeMin more
+// sockets, and a quarter more, within an interval).
+func TestStatesTimeWaitSurge(t *testing.T) {
+	st, p := newTestStates()
+	step := func(i, n int) string {
+		s := timeWaitSample(i, n)
+		st.Apply(s)
+		p.Update(SampleMsg{s})
+		return line(p.View(48, 16), "TIME-WAIT")
+	}
+	for i, tc := range []struct {
+		n      int
+		marker string
+	}{
+		{400, "  "}, // the baseline
+		{405, "  "}, // a few more: churn
+		{420, "  "}, // 15 more, but under a quarter of 405
+		{600, "▲ "}, // a surge
+		{600, "  "}, // steady again, however many
+		{550, "  "},
+		{4, "  "},
+		{20, "▲ "}, // 16 more, five times as many
+		{25, "  "}, // under surgeMin
+	} {
+		if l := step(i, tc.n); !strings.HasPrefix(l, tc.marker+"TIME-WAIT") {
+			t.Errorf("sample %d, %d sockets: %q, want the marker %q", i, tc.n, l, tc.marker)
+		}
 	}
 }

@@ -53,6 +53,9 @@ type Styles struct {
 	AppName    lipgloss.Style // "wiretop" in the top line
 	Status     lipgloss.Style // the line of what wiretop can see
 	StatusWarn lipgloss.Style // errors in the status line
+	HeaderWarn lipgloss.Style // capture off, kernel drops, in the top line
+	HeaderCrit lipgloss.Style // firing alerts, a pcap file being written, in the top line
+	Paused     lipgloss.Style // PAUSED in the top line
 
 	Border        lipgloss.Style // pane border
 	BorderFocused lipgloss.Style // border of the focused pane
@@ -83,8 +86,11 @@ type Styles struct {
 	RowSelected  lipgloss.Style
 	Unattributed lipgloss.Style
 
-	Message lipgloss.Style // centred notices ("waiting for the first sample")
-	Help    help.Styles
+	Message     lipgloss.Style // centred notices ("waiting for the first sample")
+	InputPrompt lipgloss.Style // the prompt of a text input ("/")
+	InputCursor lipgloss.Style // the cursor of a text input
+	HelpKey     lipgloss.Style // keys on the help screen
+	Help        help.Styles
 }
 
 // NewStyles builds the Styles of a Theme.
@@ -96,6 +102,9 @@ func NewStyles(t Theme) *Styles {
 		AppName:    s.Foreground(t.Accent).Background(t.HeaderBg).Bold(true),
 		Status:     fg(t.Muted),
 		StatusWarn: fg(t.Warn),
+		HeaderWarn: s.Foreground(t.Warn).Background(t.HeaderBg).Bold(true),
+		HeaderCrit: s.Foreground(t.Crit).Background(t.HeaderBg).Bold(true),
+		Paused:     s.Foreground(t.HeaderBg).Background(t.Warn).Bold(true),
 
 		Border:        fg(t.Border),
 		BorderFocused: fg(t.Accent),
@@ -126,7 +135,10 @@ func NewStyles(t Theme) *Styles {
 		RowSelected:  s.Background(t.SelectedBg).Bold(true),
 		Unattributed: fg(t.Muted).Italic(true),
 
-		Message: fg(t.Muted).Italic(true),
+		Message:     fg(t.Muted).Italic(true),
+		InputPrompt: fg(t.Accent).Bold(true),
+		InputCursor: s.Reverse(true),
+		HelpKey:     fg(t.Accent),
 		Help: help.Styles{
 			Ellipsis:       fg(t.Muted),
 			ShortKey:       fg(t.Accent),

@@ -168,38 +168,83 @@ func TsharkConversations(ctx context.Context, file string) (Convs, error) {
 	if len(order) == 0 {
 		return res, nil
 	}
-	var filters []string
+	// Bytes below 10,000 are printed exactly: take them as printed. The others come
+	// from io,stat, in chunks so that the command line stays short (a port scan has
+	// thousands of conversations).
+	var inexact []mergedConv
 	for _, k := range order {
 		g := groups[k]
-		filters = append(filters, dirFilter(g.proto, g.a, g.b), dirFilter(g.proto, g.b, g.a))
+		ab, okAB := exactBytes(g.abBytesFmt)
+		ba, okBA := exactBytes(g.baBytesFmt)
+		if len(g.lines) == 1 && okAB && okBA {
+			res.Add(g.proto, g.a, g.b, g.abFrames, ab)
+			res.Add(g.proto, g.b, g.a, g.baFrames, ba)
+			continue
+		}
+		inexact = append(inexact, mergedConv{key: k, line: g.convLine, lines: len(g.lines)})
 	}
-	args = append(append([]string{}, tsharkPrefs...), "-r", file, "-q", "-z", "io,stat,0,"+strings.Join(filters, ","))
-	out, err = runTshark(ctx, args)
+	const chunk = 100
+	for len(inexact) > 0 {
+		n := min(chunk, len(inexact))
+		if err := ioStatBytes(ctx, file, inexact[:n], res); err != nil {
+			return nil, err
+		}
+		inexact = inexact[n:]
+	}
+	return res, nil
+}
+
+// exactBytes reads a byte count that tshark printed exactly ("9999 bytes").
+func exactBytes(s string) (uint64, bool) {
+	n, ok := strings.CutSuffix(s, " bytes")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(n, 10, 64)
+	return v, err == nil
+}
+
+// mergedConv is a conversation (maybe merged from several conv lines) to count exactly.
+type mergedConv struct {
+	key   ConvKey
+	line  convLine // A, B, frames summed, byte formats of the first line
+	lines int      // conv lines merged into it
+}
+
+// ioStatBytes counts the bytes of convs each way with one `-z io,stat` run and adds them
+// to res, after checking them against what conv printed.
+func ioStatBytes(ctx context.Context, file string, convs []mergedConv, res Convs) error {
+	var filters []string
+	for _, c := range convs {
+		filters = append(filters, dirFilter(c.line.proto, c.line.a, c.line.b), dirFilter(c.line.proto, c.line.b, c.line.a))
+	}
+	args := append(append([]string{}, tsharkPrefs...), "-r", file, "-q", "-z", "io,stat,0,"+strings.Join(filters, ","))
+	out, err := runTshark(ctx, args)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cols, err := parseIOStat(out, len(filters))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for i, k := range order {
-		g := groups[k]
+	for i, c := range convs {
+		g, k := c.line, c.key
 		ab, ba := cols[2*i], cols[2*i+1]
 		if ab[0] != g.abFrames || ba[0] != g.baFrames {
-			return nil, fmt.Errorf("tshark: %s: io,stat counts %d/%d frames, conv %d/%d", k, ab[0], ba[0], g.abFrames, g.baFrames)
+			return fmt.Errorf("tshark: %s: io,stat counts %d/%d frames, conv %d/%d", k, ab[0], ba[0], g.abFrames, g.baFrames)
 		}
-		if len(g.lines) == 1 {
+		if c.lines == 1 {
 			if s := formatSize(ab[1]); s != g.abBytesFmt {
-				return nil, fmt.Errorf("tshark: %s: io,stat counts %d bytes (%s), conv prints %q", k, ab[1], s, g.abBytesFmt)
+				return fmt.Errorf("tshark: %s: io,stat counts %d bytes (%s), conv prints %q", k, ab[1], s, g.abBytesFmt)
 			}
 			if s := formatSize(ba[1]); s != g.baBytesFmt {
-				return nil, fmt.Errorf("tshark: %s: io,stat counts %d bytes (%s), conv prints %q", k, ba[1], s, g.baBytesFmt)
+				return fmt.Errorf("tshark: %s: io,stat counts %d bytes (%s), conv prints %q", k, ba[1], s, g.baBytesFmt)
 			}
 		}
 		res.Add(g.proto, g.a, g.b, ab[0], ab[1])
 		res.Add(g.proto, g.b, g.a, ba[0], ba[1])
 	}
-	return res, nil
+	return nil
 }
 
 func runTshark(ctx context.Context, args []string) ([]byte, error) {
