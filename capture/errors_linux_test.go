@@ -164,9 +164,9 @@ func TestDamagedFiles(t *testing.T) {
 		data []byte
 		msg  string // in the error
 	}{
-		{"cut-in-data.pcap", cutData, "truncated (unexpected end of file)"},
-		{"cut-in-header.pcap", cutHeader, "truncated (unexpected end of file)"},
-		{"cut.pcapng", ng[:3000], "truncated (unexpected end of file)"},
+		{"cut-in-data.pcap", cutData, "truncated dump file: unexpected end of file"},
+		{"cut-in-header.pcap", cutHeader, "truncated dump file: unexpected end of file"},
+		{"cut.pcapng", ng[:3000], "truncated dump file: unexpected end of file"},
 		{"bad-caplen.pcap", corrupt, "capture length exceeds snap length: 2147483647 > 256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,7 +35,7 @@ func (h *fileHandle) stats() (recv, drop, ifdrop uint32, err error) { return 0, 
 func (h *fileHandle) close()                                        { h.f.Close() }
 func (h *fileHandle) readError(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: %s: truncated (unexpected end of file)", ErrBadFile, h.path)
+		return fmt.Errorf("%w: %s: truncated dump file: unexpected end of file in a packet", ErrBadFile, h.path)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrBadFile, h.path, err)
 }
