@@ -92,15 +92,6 @@ func (c *Capture) Run(ctx context.Context, out chan<- *Batch) error {
 	}
 	quit := l.watch(tick)
 	defer quit()
-	if u, ok := h.(interface {
-		acquire() bool
-		release()
-	}); ok {
-		if !u.acquire() {
-			return errClosed
-		}
-		defer u.release()
-	}
 	if c.replay {
 		return l.runReplay()
 	}

@@ -12,19 +12,16 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// A replay maps a classic pcap file into memory and reads the packets in
-// place (pcapfile.go); pcapng, compressed files and pipes are read by pcapgo
-// (pure Go), which still costs a third of libpcap's reads through cgo (see
-// docs/bench-capture.md). The base filter, compiled by libpcap for the
-// file's link type, runs in the loop in the same interpreter as the packet
-// filter. Files pcapgo cannot open (rare pcap variants) are read by libpcap
-// instead, where there is one.
+// A replay reads the file with pcapgo (pure Go), which costs a third of
+// libpcap's reads through cgo (see docs/bench-capture.md), and applies the
+// base filter, compiled by libpcap for the file's link type, in the same
+// interpreter as the packet filter. Files pcapgo cannot open (rare pcap
+// variants) are read by libpcap instead, where there is one.
 
-// fileHandle is a capture file read by pcapgo, or mapped into memory.
+// fileHandle is a capture file read by pcapgo.
 type fileHandle struct {
 	f    *os.File
 	src  gopacket.ZeroCopyPacketDataSource
-	mm   *pcapFile // when mapped
 	path string
 	dlt  int
 	snap int
@@ -71,13 +68,6 @@ func openReplay(path, baseFilter string) (h handle, filter matcher, err error) {
 }
 
 func openPcapgo(f *os.File, path string) (handle, error) {
-	if data, unmap, ok := mapFile(f); ok {
-		if p, err := newPcapFile(data); err == nil {
-			p.unmap = unmap
-			return &fileHandle{f: f, src: p, mm: p, path: path, dlt: p.dlt, snap: int(p.snaplen)}, nil
-		}
-		unmap()
-	}
 	br := bufio.NewReaderSize(f, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil {
