@@ -12,10 +12,11 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// A replay reads the file with pcapgo (pure Go), which costs a third of
+// A replay reads classic pcap files with pcapFile (pcapfile.go), pcapng and
+// compressed files with pcapgo, both pure Go and a fraction of the cost of
 // libpcap's reads through cgo (see docs/bench-capture.md), and applies the
 // base filter, compiled by libpcap for the file's link type, in the same
-// interpreter as the packet filter. Files pcapgo cannot open (rare pcap
+// interpreter as the packet filter. Files neither can open (rare pcap
 // variants) are read by libpcap instead, where there is one.
 
 // fileHandle is a capture file read by pcapgo.
@@ -69,6 +70,9 @@ func openReplay(path, baseFilter string) (h handle, filter matcher, err error) {
 
 func openPcapgo(f *os.File, path string) (handle, error) {
 	br := bufio.NewReaderSize(f, 1<<20)
+	if p, err := newPcapFile(br); err == nil {
+		return &fileHandle{f: f, src: p, path: path, dlt: p.dlt, snap: int(p.snaplen)}, nil
+	}
 	magic, err := br.Peek(4)
 	if err != nil {
 		return nil, err
