@@ -30,6 +30,13 @@
 #   screen is captured (ANSI and PNG) after every Sleep. At the end wiretop must
 #   have quit with status 0, leaving the alternate screen and showing the cursor.
 #
+# Why not charmbracelet/freeze (v0.2.2 was tried): it sizes cells and background
+# rectangles for JetBrains Mono (1:1.68), drops SGR 1, 2 and 7 (bold, dim,
+# reverse) and 39/49 (default colours); and of the monospace fonts tried here
+# (DejaVu Sans Mono, FreeMono, JetBrains Mono, Fira Code, Unifont) only Unifont,
+# with a 1:2 cell, has Braille, so freeze's backgrounds drift off its text.
+# This script places every cell on the grid itself.
+#
 # Needs: go, tmux, librsvg2-bin (rsvg-convert), fonts-unifont, python3;
 # python3-fonttools (for /usr/bin/python3) to embed the font in the SVG.
 set -euo pipefail
@@ -327,7 +334,7 @@ if [ -n "$TAPE" ]; then
 	[ -f "$TAPE" ] || die "no tape $TAPE"
 	TAPE=$(cd "$(dirname "$TAPE")" && pwd)/$(basename "$TAPE")
 	[ -z "$FRAMES" ] || mkdir -p "$FRAMES"
-	size=${SIZES[0]} cols=${SIZES[0]%x*} rows=${SIZES[0]#*x}
+	cols=${SIZES[0]%x*} rows=${SIZES[0]#*x}
 	envs=()
 	while IFS= read -r line; do
 		if [[ $line =~ ^Env[[:space:]]+([A-Za-z_][A-Za-z0-9_]*)[[:space:]]+\"(.*)\"$ ]]; then envs+=("${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"); fi
