@@ -361,6 +361,9 @@ func (l *loop) build(start, end time.Time) *Batch {
 		l.lastEvict = now
 	}
 	pkts, matched := l.ring.drain(l.lk)
+	for i := range pkts {
+		pkts[i].LinkType = l.c.dlt
+	}
 	if l.w != nil {
 		if err := l.w.flush(); err != nil {
 			l.writeFailed(err)

@@ -204,4 +204,7 @@ type PacketSummary struct {
 	// Data is a copy of the captured bytes (at most 4096), link header
 	// included, for a detail view.
 	Data []byte
+	// LinkType is the link-layer header type (DLT_ value, as in
+	// github.com/gopacket/gopacket/layers.LinkType) of Data, for decoding it.
+	LinkType int
 }
