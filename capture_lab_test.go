@@ -148,7 +148,7 @@ func TestWriteSurvivesSIGTERM(t *testing.T) {
 	summaryOf(t, recs)
 	pkts := len(byType(recs, "packet"))
 	if pkts < 20*5 {
-		t.Fatalf("only %d packet lines for 20 connections", pkts)
+		t.Fatalf("only %d packet lines for 20 connections; capture %v; stderr %s", pkts, summaryOf(t, recs)["capture"], w.stderr.String())
 	}
 	if got := tcpdumpCount(t, out, ""); got != pkts {
 		t.Errorf("tcpdump reads %d packets from %s after SIGTERM, wiretop reported %d", got, out, pkts)

@@ -82,7 +82,7 @@ func (o Options) withDefaults() Options {
 	if o.Snaplen <= 0 {
 		o.Snaplen = DefaultSnaplen
 		if o.WriteFile != "" && o.Interface != "" {
-			o.Snaplen = WriteSnaplen
+			o.Snaplen = LiveWriteSnaplen
 		}
 	}
 	if o.BufferSize <= 0 {
@@ -244,7 +244,7 @@ func (c *Capture) StartWriting(path string) error {
 		return errClosed
 	default:
 	}
-	snap := WriteSnaplen
+	snap := LiveWriteSnaplen
 	if c.replay {
 		c.hmu.Lock()
 		snap = c.h.snapLen()

@@ -92,8 +92,9 @@
 // StartWriting (or Options.WriteFile) writes the packets that match the
 // packet filter, all of them without one, to a pcap file of mode 0600
 // (nanosecond timestamps; tcpdump, tshark and wiretop read it). A live
-// capture reopens its handle with snaplen 262144 for full packets while it
-// writes, and goes back to its snaplen when writing stops (a few packets may
+// capture reopens its handle with snaplen LiveWriteSnaplen (65792: the
+// largest packet an interface hands over, 64 KiB GSO or lo's MTU, plus
+// headers) for full packets while it writes, and goes back to its snaplen when writing stops (a few packets may
 // be missed during the switch). The file is flushed every interval, and
 // flushed and closed by StopWriting, Close, and at the end of Run. A write
 // error stops the writing and is reported in Batch.Err.

@@ -342,7 +342,7 @@ func TestLiveWriteFullPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait for the loop to take the writer (and reopen the handle).
-	waitFor(t, func() bool { r.c.hmu.Lock(); defer r.c.hmu.Unlock(); return r.c.h.snapLen() == WriteSnaplen })
+	waitFor(t, func() bool { r.c.hmu.Lock(); defer r.c.hmu.Unlock(); return r.c.h.snapLen() == LiveWriteSnaplen })
 	sh(t, "timeout", "60", "iperf3", "-c", l.peerIP, "-p", "5202", "-n", "5M", "-b", "100M")
 	time.Sleep(300 * time.Millisecond)
 	_, written := r.c.Writing()

@@ -417,7 +417,7 @@ func (l *loop) syncWriter() {
 	if !l.c.replay {
 		want := l.c.snaplen
 		if w != nil {
-			want = max(want, WriteSnaplen)
+			want = max(want, LiveWriteSnaplen)
 		}
 		if want != l.curSnap {
 			if err := l.reopen(want); err != nil {

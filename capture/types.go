@@ -13,6 +13,12 @@ const (
 	// WriteSnaplen is the snaplen used when Options.WriteFile asks for full
 	// packets from the start.
 	WriteSnaplen = 262144
+	// LiveWriteSnaplen is the snaplen of a live capture while it writes a
+	// pcap file: the largest packet an interface hands to a packet socket
+	// (64 KiB GSO/GRO super-packets, the 65536-byte MTU of lo) plus link
+	// headers. A larger one costs kernel buffer space per packet: in immediate
+	// mode libpcap's ring then holds a few dozen packets, and bursts are dropped.
+	LiveWriteSnaplen = 65536 + 256
 	// DefaultBufferSize is the kernel capture buffer in bytes (8 MiB).
 	DefaultBufferSize = 8 << 20
 	// DefaultInterval is the time between two batches.

@@ -15,6 +15,7 @@ need=(
   "tcpdump:tcpdump"
   "tshark:tshark"
   "tmux:tmux"
+  "hyperfine:hyperfine"
   "util-linux:setpriv"
   "procps:ps"
 )
