@@ -197,19 +197,29 @@ func (m *Model) statusLine() string {
 }
 
 // describeStatus turns the sampler's Status into short phrases for the status line; pcap
-// says processes are counted from captured packets.
+// says processes are counted from captured packets. Where one of the sampler's notes says the
+// same at more length (it starts as statusNotes lists), the note is kept and the phrase left
+// out, so nothing is said twice.
 func describeStatus(s sampler.Status, pcap bool) []string {
 	var out []string
+	say := func(phrase string) {
+		for _, n := range s.Notes {
+			if strings.HasPrefix(n, statusNotes[phrase]) {
+				return
+			}
+		}
+		out = append(out, phrase)
+	}
 	switch {
 	case pcap:
 		out = append(out, "processes from captured packets")
 	case s.SocketSource == "sock_diag":
 		out = append(out, "TCP per process from tcp_info")
 		if !s.DestroyEvents {
-			out = append(out, "no socket-destroy events")
+			say("no socket-destroy events")
 		}
 	case s.SocketSource == "proc":
-		out = append(out, "sockets from /proc: no bytes per process")
+		say("sockets from /proc: no bytes per process")
 	}
 	switch {
 	case s.ProcessScope == "all" || s.ProcessScope == "" && s.AllProcesses:
@@ -217,11 +227,20 @@ func describeStatus(s sampler.Status, pcap bool) []string {
 			out = append(out, "all processes")
 		}
 	case s.ProcessScope == "partial":
-		out = append(out, "some processes hide their sockets")
+		say("some processes hide their sockets")
 	case s.ProcessScope == "own-uid" || s.SocketSource != "":
-		out = append(out, "own processes only (not root)")
+		say("own processes only (not root)")
 	}
 	return append(out, s.Notes...)
+}
+
+// statusNotes are how the sampler's notes (sampler.Status.Notes) begin that say what a
+// phrase of describeStatus says.
+var statusNotes = map[string]string{
+	"no socket-destroy events":                 "no socket-destroy events",
+	"sockets from /proc: no bytes per process": "sock_diag unavailable",
+	"some processes hide their sockets":        "some processes hide their sockets",
+	"own processes only (not root)":            "not root: own processes only",
 }
 
 // footer is the short key help of the focused pane followed by the global keys; while a text
