@@ -258,6 +258,15 @@ func (m *Model) footer() string {
 		keys = append(p.ShortHelp(), m.keys.short()...)
 		must = []key.Binding{m.keys.Help, m.keys.Quit}
 	}
+	// The line changes only with the keys and the width: it is kept from frame to frame.
+	var id strings.Builder
+	id.WriteString(strconv.Itoa(m.width))
+	for _, k := range keys {
+		id.WriteString("\x00" + k.Help().Key + "\x01" + k.Help().Desc)
+	}
+	if c := m.footerCache; c.id == id.String() {
+		return c.line
+	}
 	// Drop keys from the end (the global ones, then the pane's) until the line fits; the way
 	// to the help and out stays.
 	view := m.help.ShortHelpView(keys)
@@ -269,8 +278,12 @@ func (m *Model) footer() string {
 		keys = append(keys[:drop], keys[drop+1:]...)
 		view = m.help.ShortHelpView(keys)
 	}
-	return fit(" "+view, m.width)
+	*m.footerCache = footerLine{id.String(), fit(" "+view, m.width)}
+	return m.footerCache.line
 }
+
+// footerLine is the footer as last drawn, and what it was drawn for.
+type footerLine struct{ id, line string }
 
 // slicesContainsKey reports whether keys holds a binding with the same help as k.
 func slicesContainsKey(keys []key.Binding, k key.Binding) bool {

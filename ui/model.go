@@ -48,6 +48,7 @@ type Model struct {
 	alerts         int
 	saveErr        error
 	batchErr       error
+	footerCache    *footerLine
 }
 
 // NewModel returns the root model, ready for tea.NewProgram.
@@ -83,6 +84,8 @@ func NewModel(opts Options) Model {
 		keys:   newGlobalKeys(),
 		help:   h,
 		status: opts.Status,
+
+		footerCache: &footerLine{},
 	}
 	m.bw = newBandwidthPane(st, styles, m.prefs, opts.Interface, opts.Interval, opts.ASCII)
 	m.setPane(slotBandwidth, m.bw)

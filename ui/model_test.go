@@ -340,6 +340,33 @@ func BenchmarkView(b *testing.B) {
 	}
 }
 
+// BenchmarkRefreshView is the work of one interval on the UI goroutine, with the figures of
+// BenchmarkView's largest case: every pane takes the latest data from the State (the 10,000
+// processes and talkers sorted again) and the whole screen is drawn.
+//
+//	go test ./ui -run '^$' -bench BenchmarkRefreshView -benchtime 200x
+func BenchmarkRefreshView(b *testing.B) {
+	for _, size := range [][2]int{{120, 40}, {250, 70}} {
+		b.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(b *testing.B) {
+			lipgloss.SetColorProfile(termenv.TrueColor)
+			defer lipgloss.SetColorProfile(termenv.Ascii)
+			m := NewModel(Options{Interface: "all", Interval: time.Second, Clock: fixedClock, Capture: &fakeCapture{viewing: true}})
+			m = update(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+			m = update(m, SampleMsg{manySample(0, 10_000)})
+			for i := 1; i <= 2; i++ {
+				m = update(m, BatchMsg{manyBatch(i, 10_000)})
+				m = update(m, SampleMsg{manySample(i, 10_000)})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				m = update(m, refreshMsg{})
+				_ = m.View()
+			}
+		})
+	}
+}
+
 // Keys typed faster than the terminal is read arrive as one message ("5f", as tmux send-keys
 // or a loaded machine deliver them): each is handled in turn, and once one opens an input the
 // rest are typed into it. A paste is text, never keys.

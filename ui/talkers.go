@@ -11,7 +11,6 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 
 	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/monitor"
@@ -454,14 +453,14 @@ func (p *talkersPane) endpoint(ap netip.AddrPort) string {
 
 func (p *talkersPane) row(t *monitor.Talker, c talkerColumns, selected bool, w int) string {
 	st := p.styles
-	sty := func(s lipgloss.Style) lipgloss.Style {
+	sty := func(s Style) Style {
 		if selected {
 			return st.Plain
 		}
 		return s
 	}
 	bits := p.prefs.bits()
-	rate := func(v float64, s lipgloss.Style) string {
+	rate := func(v float64, s Style) string {
 		if v == 0 {
 			s = st.Muted
 		}
