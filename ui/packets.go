@@ -350,8 +350,11 @@ func (p *packetsPane) View(w, h int) []string {
 	}
 	if len(p.pkts) == 0 && vis > 0 {
 		msg := "  no packet matched the filter yet"
-		if p.info.packetFilter == "" && !p.info.viewing {
+		switch {
+		case p.info.packetFilter == "" && !p.info.viewing:
 			msg = "  packets are not collected: press c to show them, or f to set a filter"
+		case p.info.packetFilter == "":
+			msg = "  no packet captured yet"
 		}
 		lines = append(lines, st.Message.Render(msg))
 	}
