@@ -332,7 +332,7 @@ func (m *Model) helpSections() []helpSection {
 		}
 		secs = append(secs, helpSection{strconv.Itoa(i+1) + " " + name, keys})
 	}
-	secs = append(secs, helpSection{"Text input (/ filter)", []key.Binding{inputKeys.Submit, inputKeys.Cancel}})
+	secs = append(secs, helpSection{"Text input (filters, file name)", []key.Binding{inputKeys.Submit, inputKeys.Cancel, inputKeys.Move, inputKeys.Erase}})
 	return secs
 }
 
