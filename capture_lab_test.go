@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -101,5 +104,53 @@ func TestLabCaptureLive(t *testing.T) {
 		} else {
 			t.Logf("pid %d: %d of %d bytes (%.3f%%)", s.pid, got, want, 100*float64(got)/float64(want))
 		}
+	}
+}
+
+// TestWriteSurvivesSIGTERM captures on lo with a packet filter and -w while a loopback
+// connection moves data, stops wiretop with SIGTERM, and checks that the pcap file was
+// flushed and closed: tcpdump reads exactly the packets that the "packet" lines reported.
+func TestWriteSurvivesSIGTERM(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "tcpdump")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	out := filepath.Join(t.TempDir(), "lo.pcap")
+	w := startWiretop(t, nil, "--headless", "-i", "lo", "--interval", "200ms",
+		"--packet-filter", fmt.Sprintf("tcp port %d", port), "-w", out)
+	w.waitFirst(t, 10*time.Second)
+	for i := 0; i < 20; i++ { // bounded: 20 short connections of 4 KiB
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write(make([]byte, 4096))
+		c.Close()
+	}
+	time.Sleep(600 * time.Millisecond)
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	recs := w.wait(t, 20*time.Second)
+	summaryOf(t, recs)
+	pkts := len(byType(recs, "packet"))
+	if pkts < 20*5 {
+		t.Fatalf("only %d packet lines for 20 connections", pkts)
+	}
+	if got := tcpdumpCount(t, out, ""); got != pkts {
+		t.Errorf("tcpdump reads %d packets from %s after SIGTERM, wiretop reported %d", got, out, pkts)
 	}
 }

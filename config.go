@@ -81,8 +81,8 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.Headless, "headless", false, "no terminal UI: print JSON Lines on stdout")
 	fs.IntVar(&c.Count, "count", 0, "headless: stop after N samples (0: until interrupted)")
 	fs.IntVar(&c.Top, "top", 20, "headless: processes and talkers per sample (0: all)")
-	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9813")
-	fs.StringVar(&c.DB, "db", "", "history database path")
+	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9813 (not in this build yet)")
+	fs.StringVar(&c.DB, "db", "", "history database path (not in this build yet)")
 	fs.StringVar(&c.ConfigPath, "config", "", "preferences file (default ~/.config/wiretop/config.toml)")
 	fs.BoolVar(&c.ASCII, "ascii", false, "draw charts without Braille characters, for fonts that lack them")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
@@ -117,6 +117,13 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 				return c, fmt.Errorf("%s needs packet capture: it cannot go with --no-capture", flag)
 			}
 		}
+	}
+	// The exporter and the history store are later work: refuse rather than ignore them.
+	if c.Metrics != "" {
+		return c, errors.New("--metrics: the Prometheus exporter is not part of this build yet")
+	}
+	if c.DB != "" {
+		return c, errors.New("--db: the history database is not part of this build yet")
 	}
 	sp, err := parseSpeed(c.Speed)
 	if err != nil {

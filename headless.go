@@ -41,7 +41,9 @@ func runHeadless(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	defer src.close()
 	bw := bufio.NewWriterSize(stdout, 64<<10)
-	h := &headless{cfg: cfg, src: src, st: src.newState(), bw: bw, enc: json.NewEncoder(bw)}
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false) // summaries read "a > b", as tcpdump prints them
+	h := &headless{cfg: cfg, src: src, st: src.newState(), bw: bw, enc: enc}
 	src.start(ctx)
 	if cfg.ReplayFile != "" {
 		err = h.replay(ctx)

@@ -177,6 +177,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		{"missing capture", nil, []string{"--headless", "-r", "/nonexistent.pcap"}, 1, "wiretop: replay: open /nonexistent.pcap: no such file or directory", false},
 		{"unwritable pcap", nil, []string{"--headless", "-i", "lo", "-w", "/nonexistent/x.pcap", "--count", "1"}, 1, "/nonexistent/x.pcap: no such file or directory", false},
 		{"bad speed", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "--speed", "fast"}, 2, `--speed "fast": want max or a number > 0`, false},
+		{"metrics not built yet", nil, []string{"--headless", "--metrics", "127.0.0.1:9813"}, 2, "--metrics: the Prometheus exporter is not part of this build yet", false},
 		{"replay without capture", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "--no-capture"}, 2, "-r replays packets: it cannot go with --no-capture", false},
 	}
 	for _, tt := range tests {

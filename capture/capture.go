@@ -53,6 +53,7 @@ type Capture struct {
 	snaplen     int      // snapshot length when not writing
 	skipLoopOut bool     // live -i any: skip the outgoing copy of loopback packets
 	openLive    func(snaplen int) (handle, error)
+	base        matcher // replay: the base filter, applied in the loop
 
 	hmu    sync.Mutex
 	h      handle // current handle; the loop replaces it to change the snaplen
@@ -122,7 +123,7 @@ func Open(opts Options) (*Capture, error) {
 		err error
 	)
 	if c.replay {
-		h, err = openReplay(opts.ReplayFile, opts.BaseFilter)
+		h, c.base, err = openReplay(opts.ReplayFile, opts.BaseFilter)
 	} else {
 		var skip bool
 		c.openLive, skip, err = liveOpener(opts)

@@ -117,6 +117,9 @@ func FuzzDecode(f *testing.F) {
 			if len(local) == 1 && p.src != p.dst && tx1 != (local[0] == p.src) {
 				t.Fatalf("local %v, packet %v > %v: tx=%v", local, p.src, p.dst, tx1)
 			}
+			if fk := toFkey(&k1); fk.flowKey() != k1 {
+				t.Fatalf("flow key %v comes back from the table as %v", k1, fk.flowKey())
+			}
 			tab := newFlowTable(2)
 			tab.account(&k1, tx1, 100, p.flags, 1)
 			tab.account(&k2, tx2, 50, 0, 2)

@@ -6,29 +6,59 @@
 // capture statistics (received, dropped).
 //
 // It is the only package of wiretop that uses cgo (libpcap, through
-// github.com/gopacket/gopacket/pcap).
+// github.com/gopacket/gopacket/pcap), in the files ending in _linux.go; on
+// other systems Open returns errors.ErrUnsupported.
+//
+//	c, err := capture.Open(capture.Options{Interface: "eth0", BaseFilter: "not port 22"})
+//	if err != nil { ... }              // ErrNoInterface, ErrPermission, ErrBadFilter
+//	defer c.Close()
+//	go c.Run(ctx, batches)             // one *Batch per interval
+//	c.SetPacketFilter("tcp port 443")  // from the UI, at any time
 //
 // # The loop
 //
-// Run reads packets with ZeroCopyReadPacketData, decodes the link, network and
-// transport headers by hand (Ethernet, 802.1Q and 802.1ad/QinQ, Linux cooked
-// v1 and v2, raw IP, BSD loopback/null, IPv4, IPv6 with extension headers,
-// TCP, UDP, ICMP, ICMPv6, anything else by protocol number) and accounts each
-// packet to its flow. Byte counts are the length of the packet on the wire
-// (CaptureInfo.Length), never the captured length, so they agree with tcpdump,
-// tshark and the kernel's interface counters. Non-first IP fragments carry no
-// ports: they are accounted to their host pair with ports 0. The per-packet
-// path allocates nothing (see BenchmarkPacketPath).
+// Run reads packets with ZeroCopyReadPacketData from a live libpcap handle
+// (snaplen 256, immediate mode, an 8 MiB kernel buffer, a 100 ms read timeout
+// so that idle intervals are sent and Close never hangs) or from the replayed
+// file (read with pcapgo, or libpcap for the rare files pcapgo cannot open).
+// It decodes the link, network and transport headers by hand (Ethernet,
+// 802.1Q and 802.1ad/QinQ, Linux cooked v1 and v2, raw IP, BSD
+// loopback/null, IPv4, IPv6 with extension headers, TCP, UDP, ICMP, ICMPv6,
+// anything else by protocol number) and accounts each packet to its flow.
+// Byte counts are the length of the packet on the wire as libpcap reports it
+// (CaptureInfo.Length), never the captured length, so they agree with
+// tcpdump, tshark and the kernel's interface counters; with "-i any" that
+// length holds the 16- or 20-byte cooked header instead of the link header,
+// as tcpdump and tshark count it. Non-first IP fragments carry no ports:
+// they are accounted to their host pair with ports 0; the first fragment
+// counts in its TCP or UDP flow (tshark does the same with reassembly off).
+// The per-packet path allocates nothing (BenchmarkPacketPath).
+//
+// On lo every packet is seen twice, going out and coming in. A capture on
+// a loopback interface keeps the incoming copy (pcap_setdirection); one on
+// "any" skips the outgoing copy of packets on loopback devices, which the
+// cooked header tells apart (packet type PACKET_OUTGOING, ARPHRD_LOOPBACK).
+// A replay counts what the file holds, as tshark does.
 //
 // # Orientation
 //
 // A flow is keyed by protocol and both endpoints, oriented local/remote. The
-// local endpoint is the one whose address belongs to this host (see
-// Options.LocalAddrs and Capture.SetLocalAddrs). When neither or both
-// endpoints are local (always the case in a replay without LocalAddrs), the
-// endpoint with the lower port is taken as the local (server) side, ties
-// broken by the lower address. Rx is traffic towards the local endpoint, tx
-// traffic from it.
+// local endpoint is the one whose address belongs to this host: a live
+// capture takes HostAddrs() unless Options.LocalAddrs says otherwise, and
+// Capture.SetLocalAddrs refreshes them. When neither or both endpoints are
+// local (always the case in a replay without LocalAddrs), the endpoint with
+// the lower port is taken as the local (server) side, ties broken by the
+// lower address. Rx is traffic towards the local endpoint, tx traffic from
+// it.
+//
+// # The flow table
+//
+// The table holds at most Options.FlowCap flows (65,536 by default) in fixed
+// arrays, so a flood of new flows (spoofed sources) allocates nothing: the
+// packets of flows that find the table full are summed in Batch.Overflow,
+// and totals always add up. Flows silent for Options.IdleTimeout (2 minutes)
+// are evicted, on the capture's clock. TestMillionFlows runs a million
+// distinct flows through it.
 //
 // # Intervals and coalescing
 //
@@ -37,14 +67,34 @@
 // Batch. The loop never blocks on a slow consumer: when the channel is full,
 // the batch is kept and the next interval's deltas are summed into it, and the
 // send is tried again at the next interval. At the end of a replay the last,
-// partial interval is sent as well.
+// partial interval is sent as well (Run waits for room for it). A replay is
+// paced by the file's timestamps at Options.Speed (1 real time, 10 ten times
+// faster), or runs as fast as it can (0). A silence in the file is sent as
+// empty batches, one per interval; one longer than 3600 intervals as a
+// single empty batch spanning it.
 //
 // # The two filters
 //
-// Options.BaseFilter is compiled by libpcap and attached to the handle: in the
-// kernel for a live capture, in libpcap for a replay. It restricts everything
-// that is captured and accounted. The packet filter (Options.PacketFilter,
-// Capture.SetPacketFilter) is compiled by libpcap for user space and run on
-// every captured packet; it only selects the packets shown in Batch.Packets
-// and written by StartWriting. The flow accounting keeps counting everything.
+// Options.BaseFilter is compiled by libpcap and attached to the live handle,
+// in the kernel; in a replay it is compiled for the file's link type and run
+// on every packet read. It restricts everything that is captured and
+// accounted. The packet filter (Options.PacketFilter, Capture.SetPacketFilter)
+// is compiled by libpcap too and run on every captured packet; it only
+// selects the packets of Batch.Packets and those written by StartWriting. The
+// flow accounting keeps counting everything. Both run libpcap's compiled
+// classic-BPF program in a small Go interpreter (bpf.go), which follows
+// libpcap's bpf_filter and is checked against it by FuzzPacketFilter: the
+// cgo call to pcap_offline_filter alone costs more than decoding and
+// accounting a packet.
+//
+// # Writing
+//
+// StartWriting (or Options.WriteFile) writes the packets that match the
+// packet filter, all of them without one, to a pcap file of mode 0600
+// (nanosecond timestamps; tcpdump, tshark and wiretop read it). A live
+// capture reopens its handle with snaplen 262144 for full packets while it
+// writes, and goes back to its snaplen when writing stops (a few packets may
+// be missed during the switch). The file is flushed every interval, and
+// flushed and closed by StopWriting, Close, and at the end of Run. A write
+// error stops the writing and is reported in Batch.Err.
 package capture

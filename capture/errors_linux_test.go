@@ -111,6 +111,7 @@ func TestNoPermission(t *testing.T) {
 		t.Fatalf("helper as nobody: %v\n%s", err, out)
 	}
 	want := "uid=65534 err=capture on lo: " + ErrPermission.Error()
+	t.Logf("as nobody: %s", strings.TrimSpace(strings.Split(string(out), "\n")[0]))
 	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "is=true") {
 		t.Errorf("helper as nobody printed:\n%s\nwant a line starting %q and is=true", out, want)
 	}
@@ -135,7 +136,8 @@ func copyFile(src, dst string, mode os.FileMode) error {
 
 // TestDamagedFiles: a truncated or corrupt capture sends what it could read
 // (what tcpdump reads too) and ends with an error wrapping ErrBadFile with
-// libpcap's text; a file that is not a capture fails at Open.
+// pcapgo's text; a file that is not a capture fails at Open, with libpcap's
+// text.
 func TestDamagedFiles(t *testing.T) {
 	needTool(t, "tcpdump")
 	dir := t.TempDir()
@@ -162,10 +164,10 @@ func TestDamagedFiles(t *testing.T) {
 		data []byte
 		msg  string // in the error
 	}{
-		{"cut-in-data.pcap", cutData, "truncated dump file; tried to read"},
-		{"cut-in-header.pcap", cutHeader, "truncated dump file; tried to read 16 header bytes"},
-		{"cut.pcapng", ng[:3000], "truncated pcapng dump file"},
-		{"bad-caplen.pcap", corrupt, "invalid packet capture length"},
+		{"cut-in-data.pcap", cutData, "truncated dump file: unexpected end of file"},
+		{"cut-in-header.pcap", cutHeader, "truncated dump file: unexpected end of file"},
+		{"cut.pcapng", ng[:3000], "truncated dump file: unexpected end of file"},
+		{"bad-caplen.pcap", corrupt, "capture length exceeds snap length: 2147483647 > 256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name)

@@ -119,15 +119,10 @@ func TestPacketFilterMatchesTcpdump(t *testing.T) {
 			if got := res.packets(); got != total {
 				t.Errorf("%s packet filter %q: flows counted %d packets, the file has %d", filepath.Base(file), expr, got, total)
 			}
-			var kept uint64
 			for _, b := range res.batches {
 				if uint64(len(b.Packets)) != min(b.PacketsMatched, DefaultRingSize) {
 					t.Errorf("%s %q: batch with %d matched has %d packets", filepath.Base(file), expr, b.PacketsMatched, len(b.Packets))
 				}
-				kept += uint64(len(b.Packets))
-			}
-			if kept != want {
-				t.Errorf("%s %q: %d packet summaries, want %d", filepath.Base(file), expr, kept, want)
 			}
 			if want > 0 {
 				nonzero++

@@ -5,14 +5,21 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"time"
+	"unsafe"
 )
 
 // flowTable is a bounded hash table of flows: open addressing with linear
 // probing over a slot array at most half full, entries in a fixed array, and
 // backward-shift deletion, so that nothing is allocated after newFlowTable,
 // whatever the churn (a Go map would allocate when it rehashes).
+//
+// The per-packet cost is memory latency: a slot and an entry, at random, in
+// a table of megabytes. So an entry is 128 bytes, pointer-free (the GC never
+// scans the table) and laid out so that what every packet touches (key and
+// interval counters) fills the first 64-byte cache line; the second (flags,
+// first and last seen) is its neighbour, which the CPU fetches with it.
 type flowTable struct {
-	slots   []int32 // index into entries, -1 when empty
+	slots   []uint64 // hash tag<<32 | entry index+1; 0 when empty
 	mask    uint64
 	entries []flowEntry
 	free    []int32 // unused entry indices (a stack)
@@ -25,16 +32,59 @@ type flowTable struct {
 	other         Counter // packets without an IP flow
 }
 
+// fkey is a FlowKey without pointers (netip.Addr carries a zone handle),
+// as five words that compare without a call to memequal: the local and the
+// remote address (IPv4 as ::ffff:a.b.c.d, big-endian halves), then the ports,
+// the protocol and whether the addresses are IPv4.
+type fkey [5]uint64
+
+func toFkey(k *FlowKey) fkey {
+	l, r := k.Local.Addr().As16(), k.Remote.Addr().As16()
+	var is4 uint64
+	if k.Local.Addr().Is4() {
+		is4 = 1
+	}
+	return fkey{
+		binary.BigEndian.Uint64(l[:8]), binary.BigEndian.Uint64(l[8:]),
+		binary.BigEndian.Uint64(r[:8]), binary.BigEndian.Uint64(r[8:]),
+		uint64(k.Local.Port()) | uint64(k.Remote.Port())<<16 | uint64(k.Proto)<<32 | is4<<40,
+	}
+}
+
+func (f *fkey) equal(o *fkey) bool {
+	return f[0] == o[0] && f[1] == o[1] && f[2] == o[2] && f[3] == o[3] && f[4] == o[4]
+}
+
+func (f *fkey) flowKey() FlowKey {
+	var l, r [16]byte
+	binary.BigEndian.PutUint64(l[:8], f[0])
+	binary.BigEndian.PutUint64(l[8:], f[1])
+	binary.BigEndian.PutUint64(r[:8], f[2])
+	binary.BigEndian.PutUint64(r[8:], f[3])
+	la, ra := netip.AddrFrom16(l), netip.AddrFrom16(r)
+	if f[4]>>40&1 != 0 {
+		la, ra = la.Unmap(), ra.Unmap()
+	}
+	return FlowKey{
+		Proto:  uint8(f[4] >> 32),
+		Local:  netip.AddrPortFrom(la, uint16(f[4])),
+		Remote: netip.AddrPortFrom(ra, uint16(f[4]>>16)),
+	}
+}
+
+// flowEntry is one flow, 128 bytes. Interval packet counters are 32 bits in
+// the hot line, with their high halves in the cold one.
 type flowEntry struct {
-	key      FlowKey
-	hash     uint64
-	rxB, txB uint64 // interval deltas
-	rxP, txP uint64
-	flags    uint8
-	dirty    bool
-	used     bool
-	first    int64 // unix nanoseconds
-	last     int64
+	// first cache line: what every packet reads or writes
+	key      fkey   // 40 bytes
+	rxP, txP uint32 // interval packets, low 32 bits; all 0: not dirty
+	rxB, txB uint64 // interval bytes
+	// second cache line
+	flags       uint8 // TCP flags seen in the interval
+	used        bool
+	rxPH, txPH  uint32 // interval packets, high 32 bits
+	first, last int64  // unix nanoseconds
+	_           [32]byte
 }
 
 func newFlowTable(capacity int) *flowTable {
@@ -46,14 +96,11 @@ func newFlowTable(capacity int) *flowTable {
 		nslots <<= 1
 	}
 	t := &flowTable{
-		slots:   make([]int32, nslots),
+		slots:   make([]uint64, nslots),
 		mask:    uint64(nslots - 1),
 		entries: make([]flowEntry, capacity),
 		free:    make([]int32, capacity),
 		dirty:   make([]int32, 0, capacity),
-	}
-	for i := range t.slots {
-		t.slots[i] = -1
 	}
 	for i := range t.free {
 		t.free[i] = int32(capacity - 1 - i)
@@ -73,32 +120,67 @@ func fmix64(x uint64) uint64 {
 	return x
 }
 
-func (t *flowTable) hash(k *FlowKey) uint64 {
-	a := k.Local.Addr().As16()
-	b := k.Remote.Addr().As16()
-	h := t.seed ^ uint64(k.Proto)<<32 ^ uint64(k.Local.Port())<<16 ^ uint64(k.Remote.Port())
-	h = fmix64(h ^ binary.LittleEndian.Uint64(a[:8]))
-	h = fmix64(h ^ binary.LittleEndian.Uint64(a[8:]))
-	h = fmix64(h ^ binary.LittleEndian.Uint64(b[:8]))
-	h = fmix64(h ^ binary.LittleEndian.Uint64(b[8:]))
-	return h
+func (t *flowTable) hash(k *fkey) uint64 {
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+	h := fmix64(t.seed ^ k[4] ^ (k[0]^k[3])*m1)
+	h = fmix64(h ^ k[1]*m2 ^ k[2]*m1)
+	return fmix64(h ^ k[3])
 }
 
 // account adds one packet of wireLen bytes to the flow k; tx says it goes
 // from the local endpoint.
 func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts int64) {
-	h := t.hash(k)
+	fk := toFkey(k)
+	t.accountKey(&fk, t.hash(&fk), tx, wireLen, flags, ts)
+}
+
+// touch loads the slots, then the entries, that the packets of a batch
+// will use, one independent load after the other, so that their cache
+// misses overlap instead of costing one memory latency per packet each. It
+// returns a sum only so that the loads are not optimised away.
+func (t *flowTable) touch(acct []acctPacket) (sink uint64) {
+	for i := range acct {
+		a := &acct[i]
+		a.slot = t.slots[a.h&t.mask]
+		sink += a.slot
+	}
+	for i := range acct {
+		if s := acct[i].slot; s != 0 && s>>32 == acct[i].h>>32 {
+			sink += t.entries[int32(s)-1].key[0]
+		}
+	}
+	return sink
+}
+
+// acctPacket is a packet waiting to be accounted (see loop.packet).
+type acctPacket struct {
+	k     fkey
+	h     uint64
+	slot  uint64
+	wire  uint64
+	ts    int64
+	tx    bool
+	flags uint8
+}
+
+// accountKey is account with the key converted and hashed.
+func (t *flowTable) accountKey(fk *fkey, h uint64, tx bool, wireLen uint64, flags uint8, ts int64) {
+	tag := h >> 32
 	i := h & t.mask
 	var e *flowEntry
 	idx := int32(-1)
 	for {
 		s := t.slots[i]
-		if s < 0 {
+		if s == 0 {
 			break
 		}
-		if c := &t.entries[s]; c.hash == h && c.key == *k {
-			e, idx = c, s
-			break
+		// The tag spares reading the entries of other flows: a probe
+		// touches one cache line of the slot array, not one per flow.
+		if s>>32 == tag {
+			if c := &t.entries[int32(s)-1]; c.key.equal(fk) {
+				e, idx = c, int32(s)-1
+				break
+			}
 		}
 		i = (i + 1) & t.mask
 	}
@@ -118,27 +200,29 @@ func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts
 		}
 		idx = t.free[len(t.free)-1]
 		t.free = t.free[:len(t.free)-1]
-		t.slots[i] = idx
+		t.slots[i] = tag<<32 | uint64(idx+1)
 		e = &t.entries[idx]
-		*e = flowEntry{key: *k, hash: h, used: true, first: ts}
+		*e = flowEntry{key: *fk, used: true, first: ts, last: ts}
 		t.n++
 	}
-	if !e.dirty {
-		e.dirty = true
+	if e.rxP|e.txP|e.rxPH|e.txPH == 0 {
 		t.dirty = append(t.dirty, idx)
 	}
 	if tx {
 		e.txB += wireLen
-		e.txP++
+		if e.txP++; e.txP == 0 {
+			e.txPH++
+		}
 	} else {
 		e.rxB += wireLen
-		e.rxP++
+		if e.rxP++; e.rxP == 0 {
+			e.rxPH++
+		}
 	}
 	e.flags |= flags
 	if ts > e.last {
 		e.last = ts
-	}
-	if ts < e.first {
+	} else if ts < e.first {
 		e.first = ts
 	}
 }
@@ -146,23 +230,23 @@ func (t *flowTable) account(k *FlowKey, tx bool, wireLen uint64, flags uint8, ts
 // remove deletes entry idx from the table (backward-shift deletion).
 func (t *flowTable) remove(idx int32) {
 	e := &t.entries[idx]
-	i := e.hash & t.mask
-	for t.slots[i] != idx {
+	i := t.hash(&e.key) & t.mask
+	for uint32(t.slots[i]) != uint32(idx+1) {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i] = -1
+	t.slots[i] = 0
 	j := i
 	for {
 		j = (j + 1) & t.mask
 		s := t.slots[j]
-		if s < 0 {
+		if s == 0 {
 			break
 		}
-		k := t.entries[s].hash & t.mask
+		k := t.hash(&t.entries[int32(s)-1].key) & t.mask
 		// Move s back to i when its home k is not cyclically in (i, j].
 		if (i <= j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
 			t.slots[i] = s
-			t.slots[j] = -1
+			t.slots[j] = 0
 			i = j
 		}
 	}
@@ -177,10 +261,11 @@ func (t *flowTable) swap() (flows []FlowDelta, overflow FlowDelta, other Counter
 	for _, idx := range t.dirty {
 		e := &t.entries[idx]
 		flows = append(flows, FlowDelta{
-			Key: e.key, RxBytes: e.rxB, TxBytes: e.txB, RxPackets: e.rxP, TxPackets: e.txP,
+			Key: e.key.flowKey(), RxBytes: e.rxB, TxBytes: e.txB,
+			RxPackets: uint64(e.rxPH)<<32 | uint64(e.rxP), TxPackets: uint64(e.txPH)<<32 | uint64(e.txP),
 			Flags: e.flags, First: time.Unix(0, e.first), Last: time.Unix(0, e.last),
 		})
-		e.rxB, e.txB, e.rxP, e.txP, e.flags, e.dirty = 0, 0, 0, 0, 0, false
+		e.rxB, e.txB, e.rxP, e.txP, e.rxPH, e.txPH, e.flags = 0, 0, 0, 0, 0, 0, 0
 	}
 	t.dirty = t.dirty[:0]
 	if t.overflowDirty {
@@ -197,7 +282,7 @@ func (t *flowTable) evict(cutoff int64) int {
 	n := 0
 	for i := range t.entries {
 		e := &t.entries[i]
-		if e.used && !e.dirty && e.last < cutoff {
+		if e.used && e.last < cutoff && e.rxP|e.txP|e.rxPH|e.txPH == 0 {
 			t.remove(int32(i))
 			n++
 		}
@@ -250,3 +335,7 @@ func orient(ls *localSet, proto uint8, src netip.Addr, sport uint16, dst netip.A
 	}
 	return tx
 }
+
+// The entry layout that the cache-line reasoning above depends on.
+var _ = [1]struct{}{}[unsafe.Sizeof(flowEntry{})-128]
+var _ = [1]struct{}{}[unsafe.Offsetof(flowEntry{}.flags)-64]

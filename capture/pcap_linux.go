@@ -56,9 +56,8 @@ func badFilter(expr string, err error) error {
 	return fmt.Errorf("%w %q: %s", ErrBadFilter, expr, err)
 }
 
-// openReplay opens a pcap or pcapng file with libpcap and attaches the base
-// filter, which libpcap then applies to every packet read.
-func openReplay(path, baseFilter string) (handle, error) {
+// openReplayLibpcap opens a capture file with libpcap.
+func openReplayLibpcap(path string) (handle, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -67,12 +66,6 @@ func openReplay(path, baseFilter string) (handle, error) {
 	h, err := pcap.OpenOfflineFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrBadFile, path, err)
-	}
-	if baseFilter != "" {
-		if err := h.SetBPFFilter(baseFilter); err != nil {
-			h.Close()
-			return nil, badFilter(baseFilter, err)
-		}
 	}
 	return &pcapHandle{h: h, file: path}, nil
 }

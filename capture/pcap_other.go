@@ -9,8 +9,8 @@ import (
 
 // Live capture and libpcap replay are implemented for Linux only.
 
-func openReplay(path, _ string) (handle, error) {
-	return nil, fmt.Errorf("replay %s: %w", path, errors.ErrUnsupported)
+func openReplayLibpcap(path string) (handle, error) {
+	return nil, fmt.Errorf("%w: %s: not a pcap or pcapng file pcapgo can read (libpcap: %w)", ErrBadFile, path, errors.ErrUnsupported)
 }
 
 func liveOpener(o Options) (func(int) (handle, error), bool, error) {

@@ -4,6 +4,7 @@ package capture
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -11,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/wiretop/wiretop/capture/capturetest"
+	"github.com/wiretop/wiretop/capture/internal/pcapgen"
 )
 
 // pcapDir holds the captures of real traffic made by scripts/mkpcaps.sh.
@@ -80,7 +85,7 @@ func replay(t *testing.T, opts Options, setup func(*Capture)) *runResult {
 }
 
 // drive runs c to its end with a small channel and a reader.
-func drive(t *testing.T, c *Capture) *runResult {
+func drive(t testing.TB, c *Capture) *runResult {
 	t.Helper()
 	out := make(chan *Batch, 64)
 	done := make(chan error, 1)
@@ -286,5 +291,39 @@ func TestReplayCoalesces(t *testing.T) {
 	}
 	if got.packets() != want.packets() {
 		t.Errorf("coalesced run accounted %d packets, want %d", got.packets(), want.packets())
+	}
+}
+
+// TestReplayGap: a file silent for ten hours between two packets is sent as
+// a few batches, not 36,000, and both packets are accounted.
+func TestReplayGap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gap.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(256, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	g := pcapgen.NewGen(pcapgen.Options{Seed: 3})
+	for _, ts := range []time.Time{pcapgen.Start, pcapgen.Start.Add(10 * time.Hour)} {
+		data, wire := g.Next()
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wire}, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := replay(t, Options{ReplayFile: path}, nil)
+	if res.err != nil || res.packets() != 2 {
+		t.Fatalf("%d packets, %v", res.packets(), res.err)
+	}
+	if n := len(res.batches); n > 4 {
+		t.Errorf("%d batches for a ten-hour silence", n)
+	}
+	if first, last := res.batches[0], res.batches[len(res.batches)-1]; last.End.Sub(first.Start) != 10*time.Hour+time.Second {
+		t.Errorf("batches span %v to %v", first.Start, last.End)
 	}
 }

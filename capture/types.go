@@ -67,7 +67,8 @@ type Options struct {
 	// RingSize is the maximum number of packet summaries per batch (default
 	// 1000); the newest are kept.
 	RingSize int
-	// LocalAddrs are the addresses of this host, used to orient flows.
+	// LocalAddrs are the addresses of this host, used to orient flows. Nil
+	// for a live capture means HostAddrs(); a replay has none unless given.
 	LocalAddrs []netip.Addr
 }
 
@@ -140,7 +141,8 @@ type Counter struct {
 // Stats are the capture statistics, totals since Open.
 type Stats struct {
 	// Received is the number of packets received by the capture (live: as
-	// libpcap reports it; replay: packets read that passed the base filter).
+	// libpcap reports it, pcap_stats' ps_recv, which counts both copies of a
+	// loopback packet; replay: packets read that passed the base filter).
 	Received uint64
 	// Dropped is the number of packets dropped by the kernel because the
 	// capture buffer was full.
@@ -151,8 +153,11 @@ type Stats struct {
 
 // Batch is what the capture loop sends once per interval.
 type Batch struct {
-	// Start and End bound the interval (End excluded). After coalescing they
-	// span every interval summed into the batch.
+	// Start and End bound the interval (End excluded): the wall clock live,
+	// the file's clock in a replay, where intervals are aligned on multiples
+	// of Options.Interval. After coalescing they span every interval summed
+	// into the batch. The last batch of a replay ends at its interval's end
+	// although the file may end earlier.
 	Start, End time.Time
 	// Flows are the flows active in the interval, in no particular order.
 	Flows []FlowDelta
@@ -163,15 +168,19 @@ type Batch struct {
 	// or ethertype, headers too short to decode).
 	Other Counter
 	// Packets are the newest packets of the interval that matched the packet
-	// filter, oldest first, at most Options.RingSize.
+	// filter, oldest first, at most Options.RingSize. They are collected only
+	// while a packet filter is set or Viewing is on (then, without a filter,
+	// every packet matches); otherwise Packets is empty.
 	Packets []PacketSummary
 	// PacketsMatched is the number of packets that matched the packet filter
-	// in the interval (it may exceed len(Packets)).
+	// in the interval (every packet when there is none); it may exceed
+	// len(Packets).
 	PacketsMatched uint64
 	// Stats are the capture statistics, totals since Open.
 	Stats Stats
 	// Err reports a problem met during the interval: a damaged replay file
-	// (then Run returns it too) or a failed pcap write (writing stopped).
+	// (then Run returns it too, wrapping ErrBadFile), a failed pcap write
+	// (writing stopped), or a failed reopen of the live handle.
 	Err error
 }
 

@@ -124,9 +124,9 @@ type KernelTCPRecord struct {
 // StatusRecord says what wiretop could see, so a reader of the JSON knows what a zero means.
 type StatusRecord struct {
 	Capture       bool     `json:"capture"`        // packets are captured
-	SocketSource  string   `json:"socket_source"`  // "sock_diag" or "proc"
+	SocketSource  string   `json:"socket_source"`  // "sock_diag", "proc", or "none" in a replay
 	ProcessSource string   `json:"process_source"` // "tcp_info", "pcap" or "none"
-	ProcessScope  string   `json:"process_scope"`  // "all", "partial" (root, some processes unreadable) or "own-uid"
+	ProcessScope  string   `json:"process_scope"`  // "all", "partial" (root, some processes unreadable), "own-uid", or "none" in a replay
 	DestroyEvents bool     `json:"destroy_events"` // socket-destroy events complete closed sockets' counts
 	Notes         []string `json:"notes,omitempty"`
 	Errors        []string `json:"errors,omitempty"`
@@ -169,6 +169,7 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 		// a replayed file's flows belong to no process of this host
 		r.Capture = true
 		r.ProcessSource = "none"
+		r.SocketSource, r.ProcessScope = "none", "none" // no socket table is read
 		r.Notes = append(r.Notes, "replay: flows are not attributed to processes")
 	case capture || st.CaptureOn():
 		r.Capture = true

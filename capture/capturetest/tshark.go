@@ -111,6 +111,7 @@ func Diff(want, got Convs) []string {
 	return out
 }
 
+// String prints the key as "tcp 198.18.0.1:80 <-> 198.18.0.2:40000".
 func (k ConvKey) String() string { return fmt.Sprintf("%s %s <-> %s", k.Proto, k.Lo, k.Hi) }
 
 // tsharkPrefs make tshark count per frame, as wiretop does (see the package
