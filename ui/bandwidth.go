@@ -6,7 +6,6 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 
 	"github.com/wiretop/wiretop/monitor"
 )
@@ -216,7 +215,7 @@ func (p *bandwidthPane) render(w, h int) []string {
 type direction struct {
 	i            int // 0 rx, 1 tx
 	name, verb   string
-	title, chart lipgloss.Style
+	title, chart Style
 }
 
 // direction renders one chart with its figures beside it, in w x h cells.
@@ -263,7 +262,7 @@ func (p *bandwidthPane) chart(d direction, w, h int) []string {
 func (p *bandwidthPane) figures(d direction, h int) []string {
 	st := p.styles
 	bits := p.prefs.bits()
-	row := func(label, value string, vs lipgloss.Style) string {
+	row := func(label, value string, vs Style) string {
 		return st.Label.Render(fit(label, 4)) + " " + vs.Render(fitRight(value, statsWidth-5))
 	}
 	f := &p.snap.dirs[d.i]

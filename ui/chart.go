@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/NimbleMarkets/ntcharts/canvas/runes"
-	"github.com/charmbracelet/lipgloss"
 )
 
 // axisWidth is the width of the y axis labels, the widest being "1.25 Gbit/s", fixed so that
@@ -36,7 +35,7 @@ type chartSpec struct {
 	bits     bool    // axis labels in bits per second
 	ascii    bool    // block elements instead of Braille
 	interval time.Duration
-	style    lipgloss.Style
+	style    Style
 }
 
 // chartSamples returns how many values a chart of w cells shows.

@@ -197,19 +197,29 @@ func (m *Model) statusLine() string {
 }
 
 // describeStatus turns the sampler's Status into short phrases for the status line; pcap
-// says processes are counted from captured packets.
+// says processes are counted from captured packets. Where one of the sampler's notes says the
+// same at more length (it starts as statusNotes lists), the note is kept and the phrase left
+// out, so nothing is said twice.
 func describeStatus(s sampler.Status, pcap bool) []string {
 	var out []string
+	say := func(phrase string) {
+		for _, n := range s.Notes {
+			if strings.HasPrefix(n, statusNotes[phrase]) {
+				return
+			}
+		}
+		out = append(out, phrase)
+	}
 	switch {
 	case pcap:
 		out = append(out, "processes from captured packets")
 	case s.SocketSource == "sock_diag":
 		out = append(out, "TCP per process from tcp_info")
 		if !s.DestroyEvents {
-			out = append(out, "no socket-destroy events")
+			say("no socket-destroy events")
 		}
 	case s.SocketSource == "proc":
-		out = append(out, "sockets from /proc: no bytes per process")
+		say("sockets from /proc: no bytes per process")
 	}
 	switch {
 	case s.ProcessScope == "all" || s.ProcessScope == "" && s.AllProcesses:
@@ -217,11 +227,20 @@ func describeStatus(s sampler.Status, pcap bool) []string {
 			out = append(out, "all processes")
 		}
 	case s.ProcessScope == "partial":
-		out = append(out, "some processes hide their sockets")
+		say("some processes hide their sockets")
 	case s.ProcessScope == "own-uid" || s.SocketSource != "":
-		out = append(out, "own processes only (not root)")
+		say("own processes only (not root)")
 	}
 	return append(out, s.Notes...)
+}
+
+// statusNotes are how the sampler's notes (sampler.Status.Notes) begin that say what a
+// phrase of describeStatus says.
+var statusNotes = map[string]string{
+	"no socket-destroy events":                 "no socket-destroy events",
+	"sockets from /proc: no bytes per process": "sock_diag unavailable",
+	"some processes hide their sockets":        "some processes hide their sockets",
+	"own processes only (not root)":            "not root: own processes only",
 }
 
 // footer is the short key help of the focused pane followed by the global keys; while a text
@@ -239,6 +258,15 @@ func (m *Model) footer() string {
 		keys = append(p.ShortHelp(), m.keys.short()...)
 		must = []key.Binding{m.keys.Help, m.keys.Quit}
 	}
+	// The line changes only with the keys and the width: it is kept from frame to frame.
+	var id strings.Builder
+	id.WriteString(strconv.Itoa(m.width))
+	for _, k := range keys {
+		id.WriteString("\x00" + k.Help().Key + "\x01" + k.Help().Desc)
+	}
+	if c := m.footerCache; c.id == id.String() {
+		return c.line
+	}
 	// Drop keys from the end (the global ones, then the pane's) until the line fits; the way
 	// to the help and out stays.
 	view := m.help.ShortHelpView(keys)
@@ -250,8 +278,12 @@ func (m *Model) footer() string {
 		keys = append(keys[:drop], keys[drop+1:]...)
 		view = m.help.ShortHelpView(keys)
 	}
-	return fit(" "+view, m.width)
+	*m.footerCache = footerLine{id.String(), fit(" "+view, m.width)}
+	return m.footerCache.line
 }
+
+// footerLine is the footer as last drawn, and what it was drawn for.
+type footerLine struct{ id, line string }
 
 // slicesContainsKey reports whether keys holds a binding with the same help as k.
 func slicesContainsKey(keys []key.Binding, k key.Binding) bool {
@@ -300,7 +332,7 @@ func (m *Model) helpSections() []helpSection {
 		}
 		secs = append(secs, helpSection{strconv.Itoa(i+1) + " " + name, keys})
 	}
-	secs = append(secs, helpSection{"Text input (/ filter)", []key.Binding{inputKeys.Submit, inputKeys.Cancel}})
+	secs = append(secs, helpSection{"Text input (filters, file name)", []key.Binding{inputKeys.Submit, inputKeys.Cancel, inputKeys.Move, inputKeys.Erase}})
 	return secs
 }
 

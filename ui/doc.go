@@ -6,11 +6,14 @@
 // lives in its own file with its keys and help: bandwidth.go (rx/tx charts like nload),
 // states.go (the TCP state histogram and kernel counters), processes.go (per-process
 // traffic like nethogs), talkers.go (host pairs and flows like iftop) and packets.go (the
-// packet view like tcpdump). The talkers and packets panes exist only when capture is on.
+// packet view like tcpdump, whose details, packetdetail.go, decode the selected packet's
+// layers with gopacket as a Wireshark tree lists them, above a hex dump). The talkers and
+// packets panes exist only when capture is on.
 //
 // Update and View never block: samples and batches arrive as messages; calls to the capture,
 // reverse lookups and writes of the preferences file (prefs.go) run in commands; View only
 // formats what Update computed, and tables format only the rows in sight. Styles are built
-// once (styles.go) from colours that adapt to light and dark terminals; lipgloss drops them
-// when NO_COLOR is set.
+// once (styles.go) from colours that adapt to light and dark terminals, and kept as the escape
+// sequences that open and close them, so that a table cell costs two concatenations;
+// lipgloss drops the colours when NO_COLOR is set.
 package ui

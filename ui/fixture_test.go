@@ -3,15 +3,17 @@ package ui
 import (
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/muesli/termenv"
 
 	"github.com/wiretop/wiretop/capture"
@@ -23,6 +25,7 @@ func TestMain(m *testing.M) {
 	// Plain text: the views compare without escape sequences, whatever the terminal.
 	lipgloss.SetColorProfile(termenv.Ascii)
 	lipgloss.SetHasDarkBackground(true)
+	time.Local = time.UTC // the replays' clocks read the same on every machine
 	os.Exit(m.Run())
 }
 
@@ -237,20 +240,47 @@ func fixtureBatch(i int) *capture.Batch {
 		pk := capture.PacketSummary{
 			Time: b.Start.Add(time.Duration(j*250+i) * time.Millisecond), Length: 66 + 100*j,
 			Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
-			Data: []byte("\x00\x16\x3e\x00\x00\x01\x00\x16\x3e\x00\x00\x02\x08\x00E\x00\x00\x34wiretop packet " + strconv.Itoa(i)),
+			LinkType: 1,
 		}
 		if f.proto == 6 {
 			pk.Proto, pk.Flags = "tcp", "[P.]"
 			pk.Summary = fmt.Sprintf("IP %s.%d > %s.%d: Flags [P.], seq %d, ack 1, win 502, length %d",
-				src.Addr(), src.Port(), dst.Addr(), dst.Port(), 1000*i, pk.Length-66)
+				src.Addr(), src.Port(), dst.Addr(), dst.Port(), 1000*i, pk.Length-54)
 		} else {
 			pk.Proto = "udp"
 			pk.Summary = fmt.Sprintf("IP %s.%d > %s.%d: UDP, length %d", src.Addr(), src.Port(), dst.Addr(), dst.Port(), pk.Length-42)
 		}
+		pk.Data = packetBytes(f.proto, src, dst, uint32(1000*i), pk.Length)
 		b.Packets = append(b.Packets, pk)
 	}
 	b.PacketsMatched = uint64(len(b.Packets))
 	return b
+}
+
+// packetBytes builds an Ethernet frame of length bytes carrying TCP (PSH, ACK, with seq) or
+// UDP from src to dst, as a capture would have kept it.
+func packetBytes(proto uint8, src, dst netip.AddrPort, seq uint32, length int) []byte {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{0, 0x16, 0x3e, 0, 0, 2}, DstMAC: net.HardwareAddr{0, 0x16, 0x3e, 0, 0, 1}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Id: uint16(seq), Flags: layers.IPv4DontFragment, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
+	var l4 gopacket.SerializableLayer
+	hdr := 14 + 20 + 8
+	if proto == 6 {
+		ip.Protocol = layers.IPProtocolTCP
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: seq, Ack: 1, PSH: true, ACK: true, Window: 502}
+		_ = tcp.SetNetworkLayerForChecksum(ip)
+		l4, hdr = tcp, 14+20+20
+	} else {
+		ip.Protocol = layers.IPProtocolUDP
+		udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
+		_ = udp.SetNetworkLayerForChecksum(ip)
+		l4 = udp
+	}
+	buf := gopacket.NewSerializeBuffer()
+	payload := gopacket.Payload(make([]byte, max(length-hdr, 0)))
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, l4, payload); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
 }
 
 // captureModel returns a model with capture on (a fakeCapture) fed with samples and batches

@@ -1,12 +1,21 @@
 package ui
 
 import (
-	"github.com/charmbracelet/x/ansi"
 	"strings"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
-// width returns the number of cells s takes on screen, ignoring escape sequences.
-func width(s string) int { return ansi.StringWidth(s) }
+// width returns the number of cells s takes on screen, ignoring escape sequences. Plain
+// ASCII, most of what tables hold, is counted without parsing.
+func width(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
+}
 
 // fit pads or cuts s (which may carry styles) to exactly w cells; a cut ends in "…".
 func fit(s string, w int) string {

@@ -1,6 +1,9 @@
 package ui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
 
 // globalKeys work whichever pane has the focus (except in a text input, which takes every
 // key until esc or enter).
@@ -41,4 +44,61 @@ var helpKeys = struct{ Close, Up, Down, PageUp, PageDown key.Binding }{
 	Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
 	PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u")),
 	PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d", " ")),
+}
+
+// key handles a key press. A pane with an open text input gets every key; the help screen
+// takes its own; then come the global keys, and the rest goes to the focused pane.
+func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	p := m.focused()
+	if ed, ok := p.(editor); ok && ed.Editing() {
+		return m, m.toPane(p, msg)
+	}
+	if kc, ok := p.(keyClaimer); ok && !m.showHelp && kc.ClaimsKey(msg) {
+		return m, m.toPane(p, msg)
+	}
+	if m.showHelp {
+		return m.helpKey(msg)
+	}
+	g := m.keys
+	switch {
+	case key.Matches(msg, g.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, g.Next):
+		m.focus = (m.focus + 1) % len(m.order)
+	case key.Matches(msg, g.Prev):
+		m.focus = (m.focus + len(m.order) - 1) % len(m.order)
+	case key.Matches(msg, g.Focus):
+		if i := int(msg.String()[0] - '1'); i < len(m.order) {
+			m.focus = i
+		}
+	case key.Matches(msg, g.Zoom):
+		m.zoom = !m.zoom
+	case key.Matches(msg, g.Help):
+		m.showHelp, m.helpOffset = true, 0
+	case key.Matches(msg, g.Pause):
+		return m, m.togglePause()
+	case key.Matches(msg, g.Units):
+		if m.prefs.bits() {
+			m.prefs.Units = UnitsBytes
+		} else {
+			m.prefs.Units = UnitsBits
+		}
+		return m, tea.Batch(m.broadcast(prefsChangedMsg{}), m.saver.save(*m.prefs))
+	default:
+		return m, m.toPane(p, msg)
+	}
+	m.layout()
+	return m, nil
+}
+
+// keys1by1 handles keys typed faster than the terminal was read, which arrive as one message
+// ("5f"), one at a time: the first may focus a pane or open an input that takes the rest.
+func (m Model) keys1by1(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	cmds := make([]tea.Cmd, 0, len(msg.Runes))
+	for _, r := range msg.Runes {
+		next, cmd := m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+		m = next.(Model)
+		cmds = append(cmds, cmd)
+	}
+	return m, tea.Batch(cmds...)
 }

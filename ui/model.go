@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
@@ -49,6 +48,7 @@ type Model struct {
 	alerts         int
 	saveErr        error
 	batchErr       error
+	footerCache    *footerLine
 }
 
 // NewModel returns the root model, ready for tea.NewProgram.
@@ -84,6 +84,8 @@ func NewModel(opts Options) Model {
 		keys:   newGlobalKeys(),
 		help:   h,
 		status: opts.Status,
+
+		footerCache: &footerLine{},
 	}
 	m.bw = newBandwidthPane(st, styles, m.prefs, opts.Interface, opts.Interval, opts.ASCII)
 	m.setPane(slotBandwidth, m.bw)
@@ -194,6 +196,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.state.SetCaptureInfo(m.capture.baseFilter, m.capture.packetFilter)
 		return m, m.broadcast(msg)
 	case captureChangedMsg: // the packets pane changed the capture: it hears first, then all re-read it
+		msg.queued = len(m.opts.Batches)
 		var cmd tea.Cmd
 		if p := m.slots[slotPackets]; p != nil {
 			cmd = m.toPane(p, msg)
@@ -215,6 +218,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.saveErr = msg.Err
 		return m, nil
 	case tea.KeyMsg:
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+			return m.keys1by1(msg)
+		}
 		return m.key(msg)
 	case tea.MouseMsg:
 		return m, m.mouse(msg)
@@ -246,6 +252,9 @@ func (m *Model) applyBatch(msg BatchMsg) tea.Cmd {
 	}
 	m.capture.stats, m.capture.batches = b.Stats, m.capture.batches+1
 	m.batchErr = b.Err
+	if p, ok := m.slots[slotPackets].(*packetsPane); ok {
+		p.noteBatch(b) // even while paused: it counts what the ring holds
+	}
 	var cmd tea.Cmd
 	if !m.paused {
 		cmd = m.broadcast(msg)
@@ -259,51 +268,6 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 		cmds = append(cmds, m.slots[id].Update(msg))
 	}
 	return tea.Batch(cmds...)
-}
-
-// key handles a key press. A pane with an open text input gets every key; the help screen
-// takes its own; then come the global keys, and the rest goes to the focused pane.
-func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	p := m.focused()
-	if ed, ok := p.(editor); ok && ed.Editing() {
-		return m, m.toPane(p, msg)
-	}
-	if kc, ok := p.(keyClaimer); ok && !m.showHelp && kc.ClaimsKey(msg) {
-		return m, m.toPane(p, msg)
-	}
-	if m.showHelp {
-		return m.helpKey(msg)
-	}
-	g := m.keys
-	switch {
-	case key.Matches(msg, g.Quit):
-		return m, tea.Quit
-	case key.Matches(msg, g.Next):
-		m.focus = (m.focus + 1) % len(m.order)
-	case key.Matches(msg, g.Prev):
-		m.focus = (m.focus + len(m.order) - 1) % len(m.order)
-	case key.Matches(msg, g.Focus):
-		if i := int(msg.String()[0] - '1'); i < len(m.order) {
-			m.focus = i
-		}
-	case key.Matches(msg, g.Zoom):
-		m.zoom = !m.zoom
-	case key.Matches(msg, g.Help):
-		m.showHelp, m.helpOffset = true, 0
-	case key.Matches(msg, g.Pause):
-		return m, m.togglePause()
-	case key.Matches(msg, g.Units):
-		if m.prefs.bits() {
-			m.prefs.Units = UnitsBytes
-		} else {
-			m.prefs.Units = UnitsBits
-		}
-		return m, tea.Batch(m.broadcast(prefsChangedMsg{}), m.saver.save(*m.prefs))
-	default:
-		return m, m.toPane(p, msg)
-	}
-	m.layout()
-	return m, nil
 }
 
 // toPane routes a message to one pane; when it changed a preference, every pane hears of it

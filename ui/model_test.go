@@ -156,6 +156,15 @@ func TestDescribeStatus(t *testing.T) {
 		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "all"}, "TCP per process from tcp_info, all processes"},
 		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "partial"}, "TCP per process from tcp_info, some processes hide their sockets"},
 		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "own-uid", AllProcesses: true}, "TCP per process from tcp_info, own processes only (not root)"},
+		// The sampler's own notes say the same at more length: they are kept, once.
+		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "partial",
+			Notes: []string{"some processes hide their sockets (fd links unreadable even to root); their traffic is unattributed"}},
+			"TCP per process from tcp_info, some processes hide their sockets (fd links unreadable even to root); their traffic is unattributed"},
+		{sampler.Status{SocketSource: "sock_diag", ProcessScope: "own-uid",
+			Notes: []string{"no socket-destroy events (needs CAP_NET_ADMIN): bytes a socket sends between the last sample and its close are not counted", "not root: own processes only (uid 1000); other users' traffic is unattributed"}},
+			"TCP per process from tcp_info, no socket-destroy events (needs CAP_NET_ADMIN): bytes a socket sends between the last sample and its close are not counted, not root: own processes only (uid 1000); other users' traffic is unattributed"},
+		{sampler.Status{SocketSource: "proc", ProcessScope: "all", Notes: []string{"sock_diag unavailable (permission denied): sockets from /proc/net, no per-process bytes"}},
+			"all processes, sock_diag unavailable (permission denied): sockets from /proc/net, no per-process bytes"},
 	} {
 		if got := strings.Join(describeStatus(tc.in, false), ", "); got != tc.want {
 			t.Errorf("describeStatus(%+v) = %q, want %q", tc.in, got, tc.want)
@@ -328,5 +337,49 @@ func BenchmarkView(b *testing.B) {
 				_ = m.View()
 			}
 		})
+	}
+}
+
+// BenchmarkRefreshView is the work of one interval on the UI goroutine, with the figures of
+// BenchmarkView's largest case: every pane takes the latest data from the State (the 10,000
+// processes and talkers sorted again) and the whole screen is drawn.
+//
+//	go test ./ui -run '^$' -bench BenchmarkRefreshView -benchtime 200x
+func BenchmarkRefreshView(b *testing.B) {
+	for _, size := range [][2]int{{120, 40}, {250, 70}} {
+		b.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(b *testing.B) {
+			lipgloss.SetColorProfile(termenv.TrueColor)
+			defer lipgloss.SetColorProfile(termenv.Ascii)
+			m := NewModel(Options{Interface: "all", Interval: time.Second, Clock: fixedClock, Capture: &fakeCapture{viewing: true}})
+			m = update(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+			m = update(m, SampleMsg{manySample(0, 10_000)})
+			for i := 1; i <= 2; i++ {
+				m = update(m, BatchMsg{manyBatch(i, 10_000)})
+				m = update(m, SampleMsg{manySample(i, 10_000)})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				m = update(m, refreshMsg{})
+				_ = m.View()
+			}
+		})
+	}
+}
+
+// Keys typed faster than the terminal is read arrive as one message ("5f", as tmux send-keys
+// or a loaded machine deliver them): each is handled in turn, and once one opens an input the
+// rest are typed into it. A paste is text, never keys.
+func TestKeysInOneRead(t *testing.T) {
+	m, _ := captureModel(3, 120, 40)
+	m = settle(update(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("5fudp")}), nil)
+	p := m.slots[slotPackets].(*packetsPane)
+	if m.focused() != pane(p) || !p.Editing() || !strings.HasSuffix(p.input.Value(), "udp") {
+		t.Errorf("5fudp: focus %q, editing %v, input %q", m.focused().Title(), p.Editing(), p.input.Value())
+	}
+	m, _ = captureModel(3, 120, 40)
+	m = update(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("5q"), Paste: true})
+	if strings.HasPrefix(focusedTitle(t, m.View()), "5 ") {
+		t.Error("a paste was taken for keys")
 	}
 }

@@ -57,7 +57,17 @@ type packetsPane struct {
 	missed  uint64                  // packets matched while held
 	matched uint64                  // packets matched over the session, at the last batch
 	detail  bool
-	dOffset int // first line of the details in sight
+	dOffset int          // first line of the details in sight
+	decoded packetDetail // the selected packet's layers, decoded when it was selected
+	dKey    detailKey    // which packet decoded is of
+
+	// After a change of the packet filter, the list restarts with the packets that matched
+	// the new one: the ring still holds the older ones, so only the newest fresh packets are
+	// shown (fresh < 0: all of the ring). The batches that may still carry packets matched
+	// by the old filter (the interval the change fell in, and the ones waiting in the
+	// channel) are skipped first.
+	fresh int
+	skip  int
 
 	info    captureInfo // what the capture does, as last read
 	errText string      // the last failed change (not a filter: that shows in the input)
@@ -70,7 +80,7 @@ func newPacketsPane(st *monitor.State, styles *Styles, pr *Prefs, c CaptureContr
 	}
 	return &packetsPane{
 		state: st, styles: styles, prefs: pr, keys: newPacketKeys(), capture: c, clock: clock,
-		input: newTextInput(styles, "", ""),
+		input: newTextInput(styles, "", ""), fresh: -1,
 	}
 }
 
@@ -84,6 +94,9 @@ func (p *packetsPane) Title() string {
 	}
 	if p.held {
 		t += fmt.Sprintf(" · held, %d new", p.missed)
+	}
+	if p.detail {
+		t += " · details"
 	}
 	if p.info.writing != "" {
 		t += fmt.Sprintf(" · ● %s %s pkts", p.info.writing, formatCount(p.info.writingPackets))
@@ -140,8 +153,7 @@ func (p *packetsPane) Update(msg tea.Msg) tea.Cmd {
 			p.missed += b.Batch.PacketsMatched
 		}
 		if !p.held {
-			p.pkts = p.state.Packets(p.pkts)
-			p.rc.clamp(len(p.pkts), p.visible())
+			p.take()
 		}
 	case captureInfoMsg:
 		p.info = captureInfo(msg)
@@ -178,6 +190,11 @@ func (p *packetsPane) changed(msg captureChangedMsg) {
 		p.prefs.PacketFilter = msg.arg
 		p.input.Close()
 		p.errText = ""
+		p.fresh, p.skip = 0, 1+msg.queued
+		if msg.queued > 0 {
+			p.skip++ // and the one a reader may hold between the channel and the model
+		}
+		p.take()
 	case msg.what == "write" && msg.err != nil:
 		p.input.SetError(msg.err.Error())
 	case msg.err != nil:
@@ -203,6 +220,10 @@ func (p *packetsPane) key(msg tea.KeyMsg) tea.Cmd {
 			p.dOffset += max(p.h-1, 1)
 		case key.Matches(msg, k.table.PageUp):
 			p.dOffset = max(p.dOffset-max(p.h-1, 1), 0)
+		case key.Matches(msg, k.table.Top):
+			p.dOffset = 0
+		case key.Matches(msg, k.table.Bottom):
+			p.dOffset = 1 << 30 // View clamps it to the last page
 		}
 		return nil
 	}
@@ -216,6 +237,7 @@ func (p *packetsPane) key(msg tea.KeyMsg) tea.Cmd {
 		if p.rc.cursor < len(p.pkts) {
 			p.detail, p.dOffset = true, 0
 			p.hold()
+			p.decode(p.at(p.rc.cursor))
 		}
 	case key.Matches(msg, k.View):
 		on := !p.info.viewing
@@ -259,14 +281,36 @@ func (p *packetsPane) edit(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// noteBatch counts the packets of a batch the state has taken (paused or not), for the list
+// that restarts after a filter change.
+func (p *packetsPane) noteBatch(b *capture.Batch) {
+	switch {
+	case p.fresh < 0:
+	case p.skip > 0:
+		p.skip--
+	default:
+		p.fresh += len(b.Packets)
+	}
+}
+
+// take copies the ring (only the packets since the last filter change, if any) and keeps the
+// cursor on a row.
+func (p *packetsPane) take() {
+	p.pkts = p.state.Packets(p.pkts)
+	if p.fresh >= 0 && p.fresh < len(p.pkts) {
+		n := copy(p.pkts, p.pkts[len(p.pkts)-p.fresh:])
+		p.pkts = p.pkts[:n]
+	}
+	p.rc.clamp(len(p.pkts), p.visible())
+}
+
 // hold keeps the list as it is while the cursor is away from the newest packet, and lets it
 // follow the ring again at the top.
 func (p *packetsPane) hold() {
 	held := p.rc.cursor > 0 || p.rc.offset > 0 || p.detail
 	if p.held && !held {
 		p.missed = 0
-		p.pkts = p.state.Packets(p.pkts)
-		p.rc.clamp(len(p.pkts), p.visible())
+		p.take()
 	}
 	p.held = held
 }
@@ -306,8 +350,11 @@ func (p *packetsPane) View(w, h int) []string {
 	}
 	if len(p.pkts) == 0 && vis > 0 {
 		msg := "  no packet matched the filter yet"
-		if p.info.packetFilter == "" && !p.info.viewing {
+		switch {
+		case p.info.packetFilter == "" && !p.info.viewing:
 			msg = "  packets are not collected: press c to show them, or f to set a filter"
+		case p.info.packetFilter == "":
+			msg = "  no packet captured yet"
 		}
 		lines = append(lines, st.Message.Render(msg))
 	}
@@ -320,24 +367,34 @@ func (p *packetsPane) View(w, h int) []string {
 	return append(block(lines, w, h-1), p.input.View(w))
 }
 
-// detailView shows one packet: its fields, its summary and a hex dump of the bytes captured
-// (link header included), scrolled by dOffset.
+// decode decodes the selected packet's layers, unless they are decoded already.
+func (p *packetsPane) decode(pk *capture.PacketSummary) {
+	if k := keyOf(pk); k != p.dKey || p.decoded.layers == nil {
+		p.decoded, p.dKey = decodeDetail(pk), k
+	}
+}
+
+// detailView shows one packet: its tcpdump line, its layers as decodeDetail found them (a
+// heading per protocol and its fields) and a hex dump of the bytes captured (link header
+// included), scrolled by dOffset.
 func (p *packetsPane) detailView(pk *capture.PacketSummary, w, h int) []string {
 	st := p.styles
-	lines := []string{
-		st.Label.Render("time     ") + st.Value.Render(pk.Time.Format("2006-01-02 15:04:05.000000000 MST")),
-		st.Label.Render("length   ") + st.Value.Render(fmt.Sprintf("%d bytes on the wire, %d captured", pk.Length, len(pk.Data))),
-		st.Label.Render("protocol ") + st.Value.Render(pk.Proto),
+	lines := []string{st.Text.Render(pk.Summary), ""}
+	d := &p.decoded
+	if keyOf(pk) != p.dKey { // not decoded yet (Update decodes on selection)
+		d = &packetDetail{}
 	}
-	if pk.Src.IsValid() {
-		lines = append(lines,
-			st.Label.Render("source   ")+st.Value.Render(endpointText(pk.Src.String(), pk.SrcPort)),
-			st.Label.Render("dest     ")+st.Value.Render(endpointText(pk.Dst.String(), pk.DstPort)))
+	for i := range d.layers {
+		l := &d.layers[i]
+		lines = append(lines, st.Title.Render(l.heading))
+		for _, f := range l.fields {
+			lines = append(lines, "  "+st.Label.Render(f.name+":")+" "+st.Value.Render(f.value))
+		}
 	}
-	if pk.Flags != "" {
-		lines = append(lines, st.Label.Render("flags    ")+st.Value.Render(pk.Flags))
+	if d.problem != "" {
+		lines = append(lines, st.Warn.Render("! "+d.problem))
 	}
-	lines = append(lines, st.Label.Render("summary  ")+st.Text.Render(pk.Summary), "")
+	lines = append(lines, "", st.Title.Render(fmt.Sprintf("Bytes (%d captured)", len(pk.Data))))
 	lines = append(lines, hexDump(pk.Data, w)...)
 	maxOff := max(len(lines)-h, 0)
 	p.dOffset = min(p.dOffset, maxOff)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 
 	"github.com/wiretop/wiretop/monitor"
 )
@@ -415,13 +414,13 @@ func (p *processesPane) header(c columns) string {
 // row formats one process. The selected row is drawn in one style, marked with ›.
 func (p *processesPane) row(pr *monitor.Process, c columns, selected bool, w int) string {
 	st := p.styles
-	sty := func(s lipgloss.Style) lipgloss.Style {
+	sty := func(s Style) Style {
 		if selected {
 			return st.Plain
 		}
 		return s
 	}
-	rate := func(v float64, s lipgloss.Style) string {
+	rate := func(v float64, s Style) string {
 		if v == 0 {
 			s = st.Muted
 		}

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/lipgloss"
 )
@@ -49,96 +51,127 @@ func DefaultTheme() Theme {
 // Styles are every lipgloss style the interface renders with, built once from a Theme.
 // Panes take a *Styles and never build styles of their own.
 type Styles struct {
-	Header     lipgloss.Style // the top line
-	AppName    lipgloss.Style // "wiretop" in the top line
-	Status     lipgloss.Style // the line of what wiretop can see
-	StatusWarn lipgloss.Style // errors in the status line
-	HeaderWarn lipgloss.Style // capture off, kernel drops, in the top line
-	HeaderCrit lipgloss.Style // firing alerts, a pcap file being written, in the top line
-	Paused     lipgloss.Style // PAUSED in the top line
+	Header     Style // the top line
+	AppName    Style // "wiretop" in the top line
+	Status     Style // the line of what wiretop can see
+	StatusWarn Style // errors in the status line
+	HeaderWarn Style // capture off, kernel drops, in the top line
+	HeaderCrit Style // firing alerts, a pcap file being written, in the top line
+	Paused     Style // PAUSED in the top line
 
-	Border        lipgloss.Style // pane border
-	BorderFocused lipgloss.Style // border of the focused pane
-	Title         lipgloss.Style // pane title
-	TitleFocused  lipgloss.Style // title of the focused pane
-	TitleInactive lipgloss.Style // the other pane names in a compact title
+	Border        Style // pane border
+	BorderFocused Style // border of the focused pane
+	Title         Style // pane title
+	TitleFocused  Style // title of the focused pane
+	TitleInactive Style // the other pane names in a compact title
 
-	Plain lipgloss.Style // no styling, for text inside an already styled line
-	Text  lipgloss.Style
-	Muted lipgloss.Style
-	Label lipgloss.Style // labels of figures ("Cur", "Max")
-	Value lipgloss.Style // figures
-	Warn  lipgloss.Style
-	Crit  lipgloss.Style
-	Good  lipgloss.Style
+	Plain Style // no styling, for text inside an already styled line
+	Text  Style
+	Muted Style
+	Label Style // labels of figures ("Cur", "Max")
+	Value Style // figures
+	Warn  Style
+	Crit  Style
+	Good  Style
 
-	RxTitle lipgloss.Style
-	TxTitle lipgloss.Style
-	RxChart lipgloss.Style
-	TxChart lipgloss.Style
-	Axis    lipgloss.Style
+	RxTitle Style
+	TxTitle Style
+	RxChart Style
+	TxChart Style
+	Axis    Style
 
-	Bar     lipgloss.Style
-	BarWarn lipgloss.Style
-	BarCrit lipgloss.Style
+	Bar     Style
+	BarWarn Style
+	BarCrit Style
 
-	TableHeader  lipgloss.Style
-	RowSelected  lipgloss.Style
-	Unattributed lipgloss.Style
+	TableHeader  Style
+	RowSelected  Style
+	Unattributed Style
 
-	Message     lipgloss.Style // centred notices ("waiting for the first sample")
-	InputPrompt lipgloss.Style // the prompt of a text input ("/")
-	InputCursor lipgloss.Style // the cursor of a text input
-	HelpKey     lipgloss.Style // keys on the help screen
+	Message     Style // centred notices ("waiting for the first sample")
+	InputPrompt Style // the prompt of a text input ("/")
+	InputCursor Style // the cursor of a text input
+	HelpKey     Style // keys on the help screen
 	Help        help.Styles
 }
 
-// NewStyles builds the Styles of a Theme.
+// Style is a lipgloss style taken apart once into the escape sequences that open and close
+// it, for the current colour profile and background. Rendering a table cell is then two
+// concatenations, where lipgloss would parse the colour and build the sequences again for
+// every cell of every frame. Text with a newline or a tab goes through lipgloss.
+type Style struct {
+	style       lipgloss.Style
+	open, close string
+}
+
+// newStyle takes ls apart: it renders a marker byte and keeps what comes before and after.
+func newStyle(ls lipgloss.Style) Style {
+	r := ls.Render("\x00")
+	i := strings.IndexByte(r, 0)
+	if i < 0 { // cannot happen: lipgloss keeps the text
+		return Style{style: ls}
+	}
+	return Style{style: ls, open: r[:i], close: r[i+1:]}
+}
+
+// Render returns text in the style.
+func (s Style) Render(text string) string {
+	switch {
+	case strings.ContainsAny(text, "\n\t"):
+		return s.style.Render(text)
+	case s.open == "" && s.close == "":
+		return text
+	}
+	return s.open + text + s.close
+}
+
+// NewStyles builds the Styles of a Theme, for the colour profile and background lipgloss has
+// detected (or was told) by then.
 func NewStyles(t Theme) *Styles {
 	s := lipgloss.NewStyle()
 	fg := func(c lipgloss.AdaptiveColor) lipgloss.Style { return s.Foreground(c) }
 	return &Styles{
-		Header:     s.Foreground(t.HeaderFg).Background(t.HeaderBg),
-		AppName:    s.Foreground(t.Accent).Background(t.HeaderBg).Bold(true),
-		Status:     fg(t.Muted),
-		StatusWarn: fg(t.Warn),
-		HeaderWarn: s.Foreground(t.Warn).Background(t.HeaderBg).Bold(true),
-		HeaderCrit: s.Foreground(t.Crit).Background(t.HeaderBg).Bold(true),
-		Paused:     s.Foreground(t.HeaderBg).Background(t.Warn).Bold(true),
+		Header:     newStyle(s.Foreground(t.HeaderFg).Background(t.HeaderBg)),
+		AppName:    newStyle(s.Foreground(t.Accent).Background(t.HeaderBg).Bold(true)),
+		Status:     newStyle(fg(t.Muted)),
+		StatusWarn: newStyle(fg(t.Warn)),
+		HeaderWarn: newStyle(s.Foreground(t.Warn).Background(t.HeaderBg).Bold(true)),
+		HeaderCrit: newStyle(s.Foreground(t.Crit).Background(t.HeaderBg).Bold(true)),
+		Paused:     newStyle(s.Foreground(t.HeaderBg).Background(t.Warn).Bold(true)),
 
-		Border:        fg(t.Border),
-		BorderFocused: fg(t.Accent),
-		Title:         fg(t.Text).Bold(true),
-		TitleFocused:  fg(t.Accent).Bold(true),
-		TitleInactive: fg(t.Muted),
+		Border:        newStyle(fg(t.Border)),
+		BorderFocused: newStyle(fg(t.Accent)),
+		Title:         newStyle(fg(t.Text).Bold(true)),
+		TitleFocused:  newStyle(fg(t.Accent).Bold(true)),
+		TitleInactive: newStyle(fg(t.Muted)),
 
-		Plain: s,
-		Text:  fg(t.Text),
-		Muted: fg(t.Muted),
-		Label: fg(t.Muted),
-		Value: fg(t.Text),
-		Warn:  fg(t.Warn).Bold(true),
-		Crit:  fg(t.Crit).Bold(true),
-		Good:  fg(t.Good),
+		Plain: newStyle(s),
+		Text:  newStyle(fg(t.Text)),
+		Muted: newStyle(fg(t.Muted)),
+		Label: newStyle(fg(t.Muted)),
+		Value: newStyle(fg(t.Text)),
+		Warn:  newStyle(fg(t.Warn).Bold(true)),
+		Crit:  newStyle(fg(t.Crit).Bold(true)),
+		Good:  newStyle(fg(t.Good)),
 
-		RxTitle: fg(t.Rx).Bold(true),
-		TxTitle: fg(t.Tx).Bold(true),
-		RxChart: fg(t.Rx),
-		TxChart: fg(t.Tx),
-		Axis:    fg(t.Muted),
+		RxTitle: newStyle(fg(t.Rx).Bold(true)),
+		TxTitle: newStyle(fg(t.Tx).Bold(true)),
+		RxChart: newStyle(fg(t.Rx)),
+		TxChart: newStyle(fg(t.Tx)),
+		Axis:    newStyle(fg(t.Muted)),
 
-		Bar:     fg(t.Bar),
-		BarWarn: fg(t.Warn),
-		BarCrit: fg(t.Crit),
+		Bar:     newStyle(fg(t.Bar)),
+		BarWarn: newStyle(fg(t.Warn)),
+		BarCrit: newStyle(fg(t.Crit)),
 
-		TableHeader:  fg(t.TableHeader).Bold(true),
-		RowSelected:  s.Background(t.SelectedBg).Bold(true),
-		Unattributed: fg(t.Muted).Italic(true),
+		TableHeader:  newStyle(fg(t.TableHeader).Bold(true)),
+		RowSelected:  newStyle(s.Background(t.SelectedBg).Bold(true)),
+		Unattributed: newStyle(fg(t.Muted).Italic(true)),
 
-		Message:     fg(t.Muted).Italic(true),
-		InputPrompt: fg(t.Accent).Bold(true),
-		InputCursor: s.Reverse(true),
-		HelpKey:     fg(t.Accent),
+		Message:     newStyle(fg(t.Muted).Italic(true)),
+		InputPrompt: newStyle(fg(t.Accent).Bold(true)),
+		InputCursor: newStyle(s.Reverse(true)),
+		HelpKey:     newStyle(fg(t.Accent)),
 		Help: help.Styles{
 			Ellipsis:       fg(t.Muted),
 			ShortKey:       fg(t.Accent),

@@ -11,7 +11,6 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 
 	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/monitor"
@@ -317,10 +316,11 @@ func lookupCmd(lookup lookupFunc, a netip.Addr) tea.Cmd {
 }
 
 // talkerColumns are the columns that fit in a width: the two endpoints share what the
-// figures leave; PROTO, PROCESS and the three windows give way first when narrow.
+// figures leave; the three windows, PROCESS, PROTO and TOTAL give way, in that order, when
+// narrow, so that an IPv4 address still shows whole.
 type talkerColumns struct {
-	proto, process, windows bool
-	local, remote           int
+	proto, process, windows, total bool
+	local, remote                  int
 }
 
 const (
@@ -331,9 +331,12 @@ const (
 )
 
 func layoutTalkers(w int) talkerColumns {
-	c := talkerColumns{proto: true, process: true, windows: true}
+	c := talkerColumns{proto: true, process: true, windows: true, total: true}
 	fixed := func() int {
-		n := 2 + 3*(talkerRate+1) // marker, RX, TX, TOTAL
+		n := 2 + 2*(talkerRate+1) // marker, RX, TX
+		if c.total {
+			n += talkerRate + 1
+		}
 		if c.proto {
 			n += talkerProto + 1
 		}
@@ -345,7 +348,7 @@ func layoutTalkers(w int) talkerColumns {
 		}
 		return n
 	}
-	for _, drop := range []*bool{&c.windows, &c.process, &c.proto} {
+	for _, drop := range []*bool{&c.windows, &c.process, &c.proto, &c.total} {
 		if w-fixed() >= 2*talkerMinAddr+1 {
 			break
 		}
@@ -429,7 +432,9 @@ func (p *talkersPane) header(c talkerColumns) string {
 			cells = append(cells, fitRight(mark(n, win == i), talkerRate))
 		}
 	}
-	cells = append(cells, fitRight(mark("TOTAL", win < 0), talkerRate))
+	if c.total {
+		cells = append(cells, fitRight(mark("TOTAL", win < 0), talkerRate))
+	}
 	return p.styles.TableHeader.Render(strings.Join(cells, " "))
 }
 
@@ -454,14 +459,14 @@ func (p *talkersPane) endpoint(ap netip.AddrPort) string {
 
 func (p *talkersPane) row(t *monitor.Talker, c talkerColumns, selected bool, w int) string {
 	st := p.styles
-	sty := func(s lipgloss.Style) lipgloss.Style {
+	sty := func(s Style) Style {
 		if selected {
 			return st.Plain
 		}
 		return s
 	}
 	bits := p.prefs.bits()
-	rate := func(v float64, s lipgloss.Style) string {
+	rate := func(v float64, s Style) string {
 		if v == 0 {
 			s = st.Muted
 		}
@@ -498,7 +503,9 @@ func (p *talkersPane) row(t *monitor.Talker, c talkerColumns, selected bool, w i
 			cells = append(cells, rate(t.Rx[i]+t.Tx[i], st.Value))
 		}
 	}
-	cells = append(cells, sty(st.Value).Render(fitRight(formatBytes(float64(t.RxTotal+t.TxTotal)), talkerRate)))
+	if c.total {
+		cells = append(cells, sty(st.Value).Render(fitRight(formatBytes(float64(t.RxTotal+t.TxTotal)), talkerRate)))
+	}
 	line := strings.Join(cells, " ")
 	if selected {
 		return st.RowSelected.Render(fit(line, w))
