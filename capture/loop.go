@@ -50,6 +50,8 @@ type loop struct {
 
 	attn atomic.Uint32
 
+	pf *packetFilter // the packet filter the ring's packets matched
+
 	received uint64    // packets accounted (replay statistics)
 	stats    Stats     // live statistics, accumulated over reopened handles
 	last     [3]uint32 // last raw libpcap counters of the current handle
@@ -154,6 +156,9 @@ func (l *loop) packet(data []byte, ci *gopacket.CaptureInfo) {
 		l.table.other.Bytes += wire
 	}
 	pf := l.c.pf.Load()
+	if pf != l.pf {
+		l.filterChanged(pf)
+	}
 	if pf != nil && !pf.m.Matches(*ci, data) {
 		return
 	}
@@ -339,9 +344,27 @@ func (l *loop) finish(start, end time.Time, err error) error {
 	return err
 }
 
+// filterChanged starts the packet list afresh under a new packet filter: the
+// packets kept so far matched the old one.
+func (l *loop) filterChanged(pf *packetFilter) {
+	l.pf = pf
+	l.ring.next, l.ring.count, l.ring.matched = 0, 0, 0
+	if l.pending != nil {
+		l.pending.Packets, l.pending.PacketsMatched = nil, 0
+	}
+}
+
 // emit sends the interval's batch, or keeps it for the next interval when
 // the channel is full.
 func (l *loop) emit(start, end time.Time) {
+	if l.pending != nil && len(l.out) == cap(l.out) {
+		// The consumer is still behind (this loop is the only sender, so the
+		// send would fail): fold the deltas into the pending batch and leave
+		// the packet ring raw. Summaries are the costly part, and most of a
+		// ring drained now would be dropped by the merge anyway.
+		l.pending = l.buildBatch(start, end, false)
+		return
+	}
 	b := l.build(start, end)
 	select {
 	case l.out <- b:
@@ -350,9 +373,13 @@ func (l *loop) emit(start, end time.Time) {
 	}
 }
 
-// build swaps the interval's deltas out into a batch, merged into the
-// pending one if the consumer had no room for it.
-func (l *loop) build(start, end time.Time) *Batch {
+// build swaps the interval's deltas and packets out into a batch, merged
+// into the pending one if the consumer had no room for it.
+func (l *loop) build(start, end time.Time) *Batch { return l.buildBatch(start, end, true) }
+
+// buildBatch is build; without packets, the packet ring keeps its packets
+// (and its count of matches) for a later batch.
+func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 	l.flushAcct()
 	flows, overflow, other := l.table.swap()
 	now := end.UnixNano()
@@ -360,9 +387,15 @@ func (l *loop) build(start, end time.Time) *Batch {
 		l.table.evict(now - int64(l.c.opts.IdleTimeout))
 		l.lastEvict = now
 	}
-	pkts, matched := l.ring.drain(l.lk)
-	for i := range pkts {
-		pkts[i].LinkType = l.c.dlt
+	var (
+		pkts    []PacketSummary
+		matched uint64
+	)
+	if packets {
+		pkts, matched = l.ring.drain(l.lk)
+		for i := range pkts {
+			pkts[i].LinkType = l.c.dlt
+		}
 	}
 	if l.w != nil {
 		if err := l.w.flush(); err != nil {
@@ -374,6 +407,9 @@ func (l *loop) build(start, end time.Time) *Batch {
 	b := &Batch{
 		Start: start, End: end, Flows: flows, Overflow: overflow, Other: other,
 		Packets: pkts, PacketsMatched: matched, Stats: st, Err: errors.Join(l.errs...),
+	}
+	if l.pf != nil {
+		b.PacketFilter = l.pf.expr
 	}
 	l.errs = nil
 	if p := l.pending; p != nil {
@@ -486,6 +522,7 @@ func (b *Batch) merge(n *Batch, ringSize int) {
 		b.Packets = append([]PacketSummary(nil), b.Packets[extra:]...)
 	}
 	b.PacketsMatched += n.PacketsMatched
+	b.PacketFilter = n.PacketFilter
 	b.End = n.End
 	b.Stats = n.Stats
 	b.Err = errors.Join(b.Err, n.Err)

@@ -182,6 +182,10 @@ type Batch struct {
 	// in the interval (every packet when there is none); it may exceed
 	// len(Packets).
 	PacketsMatched uint64
+	// PacketFilter is the packet filter that Packets and PacketsMatched are
+	// about ("" for all packets). When the filter changes, the packets
+	// collected under the old one are dropped, so a batch never mixes two.
+	PacketFilter string
 	// Stats are the capture statistics, totals since Open.
 	Stats Stats
 	// Err reports a problem met during the interval: a damaged replay file

@@ -36,6 +36,11 @@ func (st *State) ApplyBatch(b *capture.Batch) {
 	if b.Overflow.RxPackets+b.Overflow.TxPackets > 0 {
 		st.add(st.overflow, &b.Overflow, b.Start)
 	}
+	if b.PacketFilter != st.packetFilter {
+		// the ring holds packets of the old packet filter: the list starts afresh
+		st.packets.reset()
+		st.packetFilter = b.PacketFilter
+	}
 	st.lastPackets = st.lastPackets[:0]
 	for i := range b.Packets {
 		st.packets.push(b.Packets[i])
@@ -140,6 +145,11 @@ type pktRing struct {
 	n    int
 }
 
+func (r *pktRing) reset() {
+	clear(r.buf)
+	r.next, r.n = 0, 0
+}
+
 func (r *pktRing) push(p capture.PacketSummary) {
 	if len(r.buf) == 0 {
 		return
@@ -152,7 +162,8 @@ func (r *pktRing) push(p capture.PacketSummary) {
 }
 
 // Packets appends the packets of the ring (Options.PacketRing, newest kept) to dst[:0],
-// oldest first, newest last. The summaries share their Data with the state: do not modify it.
+// oldest first, newest last. They all matched the same packet filter, PacketFilter: a batch
+// with another one empties the ring first. The summaries share their Data with the state: do not modify it.
 func (st *State) Packets(dst []capture.PacketSummary) []capture.PacketSummary {
 	r := &st.packets
 	dst = dst[:0]
@@ -161,6 +172,10 @@ func (st *State) Packets(dst []capture.PacketSummary) []capture.PacketSummary {
 	}
 	return dst
 }
+
+// PacketFilter returns the packet filter of the packets in the ring (Batch.PacketFilter of
+// the latest batch; "" for all packets).
+func (st *State) PacketFilter() string { return st.packetFilter }
 
 // PacketCount returns the number of packets in the ring.
 func (st *State) PacketCount() int { return st.packets.n }

@@ -150,6 +150,7 @@ type State struct {
 	pairsVersion          uint64
 	packets               pktRing
 	lastPackets           []capture.PacketSummary
+	packetFilter          string // Batch.PacketFilter of the packets in the ring
 }
 
 const numStates = 11 // len(sampler.StateNames)

@@ -62,9 +62,6 @@ type captureChangedMsg struct {
 	what string // "filter", "viewing", "write", "stop"
 	arg  string // the filter or the file
 	err  error
-	// queued is the number of batches waiting in Options.Batches when the change reached
-	// the model: they were sent before it, so their packets may have matched the old filter.
-	queued int
 }
 
 // changeCapture returns a command that runs f on the capture and reports it.

@@ -270,13 +270,17 @@ func TestPacketFilterEdit(t *testing.T) {
 	if !strings.Contains(screen, `Packets · 0 · filter "tcp port 443"`) || !strings.Contains(strings.Split(screen, "\n")[0], `view "tcp port 443"`) {
 		t.Errorf("the new filter is not shown, or the list did not restart:\n%s", screen)
 	}
-	// The list restarts with the packets of the new filter: the batch of the interval the
-	// change fell in may hold packets of the old one and is left out; the next ones count.
-	m = update(m, BatchMsg{fixtureBatch(6)})
+	// The list restarts with the packets of the new filter: a batch still labelled with the
+	// old one (sent before the change reached the capture) is not shown; the next ones are.
+	old := fixtureBatch(6)
+	old.PacketFilter = "tcp or udp"
+	m = update(m, BatchMsg{old})
 	if n := len(m.slots[slotPackets].(*packetsPane).pkts); n != 0 {
-		t.Errorf("%d packets of the interval of the change are shown", n)
+		t.Errorf("%d packets of the old filter are shown", n)
 	}
-	m = update(m, BatchMsg{fixtureBatch(7)})
+	next := fixtureBatch(7)
+	next.PacketFilter = "tcp port 443"
+	m = update(m, BatchMsg{next})
 	if p := m.slots[slotPackets].(*packetsPane); len(p.pkts) != 3 || p.pkts[0].Time != fixtureBatch(7).Packets[0].Time {
 		t.Errorf("after the change, %d packets shown, want the 3 of the next batch", len(p.pkts))
 	}

@@ -196,7 +196,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.state.SetCaptureInfo(m.capture.baseFilter, m.capture.packetFilter)
 		return m, m.broadcast(msg)
 	case captureChangedMsg: // the packets pane changed the capture: it hears first, then all re-read it
-		msg.queued = len(m.opts.Batches)
 		var cmd tea.Cmd
 		if p := m.slots[slotPackets]; p != nil {
 			cmd = m.toPane(p, msg)

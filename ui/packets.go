@@ -61,13 +61,11 @@ type packetsPane struct {
 	decoded packetDetail // the selected packet's layers, decoded when it was selected
 	dKey    detailKey    // which packet decoded is of
 
-	// After a change of the packet filter, the list restarts with the packets that matched
-	// the new one: the ring still holds the older ones, so only the newest fresh packets are
-	// shown (fresh < 0: all of the ring). The batches that may still carry packets matched
-	// by the old filter (the interval the change fell in, and the ones waiting in the
-	// channel) are skipped first.
-	fresh int
-	skip  int
+	// After a change of the packet filter the list is empty until a batch of packets matched
+	// by the new one arrives (the state's ring holds only packets of one filter: it starts
+	// afresh with that batch). waitFilter is the new filter while waiting.
+	waiting    bool
+	waitFilter string
 
 	info    captureInfo // what the capture does, as last read
 	errText string      // the last failed change (not a filter: that shows in the input)
@@ -80,7 +78,7 @@ func newPacketsPane(st *monitor.State, styles *Styles, pr *Prefs, c CaptureContr
 	}
 	return &packetsPane{
 		state: st, styles: styles, prefs: pr, keys: newPacketKeys(), capture: c, clock: clock,
-		input: newTextInput(styles, "", ""), fresh: -1,
+		input: newTextInput(styles, "", ""),
 	}
 }
 
@@ -190,10 +188,7 @@ func (p *packetsPane) changed(msg captureChangedMsg) {
 		p.prefs.PacketFilter = msg.arg
 		p.input.Close()
 		p.errText = ""
-		p.fresh, p.skip = 0, 1+msg.queued
-		if msg.queued > 0 {
-			p.skip++ // and the one a reader may hold between the channel and the model
-		}
+		p.waiting, p.waitFilter = p.state.PacketFilter() != msg.arg, msg.arg
 		p.take()
 	case msg.what == "write" && msg.err != nil:
 		p.input.SetError(msg.err.Error())
@@ -281,15 +276,11 @@ func (p *packetsPane) edit(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// noteBatch counts the packets of a batch the state has taken (paused or not), for the list
-// that restarts after a filter change.
+// noteBatch ends the wait after a filter change once the state holds packets of the new
+// filter (paused or not).
 func (p *packetsPane) noteBatch(b *capture.Batch) {
-	switch {
-	case p.fresh < 0:
-	case p.skip > 0:
-		p.skip--
-	default:
-		p.fresh += len(b.Packets)
+	if p.waiting && b.PacketFilter == p.waitFilter {
+		p.waiting = false
 	}
 }
 
@@ -297,9 +288,8 @@ func (p *packetsPane) noteBatch(b *capture.Batch) {
 // cursor on a row.
 func (p *packetsPane) take() {
 	p.pkts = p.state.Packets(p.pkts)
-	if p.fresh >= 0 && p.fresh < len(p.pkts) {
-		n := copy(p.pkts, p.pkts[len(p.pkts)-p.fresh:])
-		p.pkts = p.pkts[:n]
+	if p.waiting {
+		p.pkts = p.pkts[:0]
 	}
 	p.rc.clamp(len(p.pkts), p.visible())
 }
