@@ -28,6 +28,8 @@ type sockDiag struct {
 	seq uint32 // sequence number of the last request
 	buf []byte // receive buffer, reused across dumps
 	req []byte // request buffer, reused across dumps
+
+	noCompat bool // the kernel refused TCPDIAG_GETSOCK: TCP is dumped per address family
 }
 
 // newSockDiag opens a NETLINK_INET_DIAG socket. It needs no privilege.
@@ -36,7 +38,7 @@ func newSockDiag() (*sockDiag, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sockDiag{fd: fd, buf: make([]byte, sockDiagBufSize), req: make([]byte, 0, nlmsgHdrLen+inetDiagReqV2Len)}, nil
+	return &sockDiag{fd: fd, buf: make([]byte, sockDiagBufSize), req: make([]byte, 0, nlmsgHdrLen+max(inetDiagReqV2Len, inetDiagReqLen))}, nil
 }
 
 // dialSockDiag opens and binds a blocking NETLINK_INET_DIAG socket with a receive timeout.
@@ -60,18 +62,24 @@ func dialSockDiag() (int, error) {
 // dumpQuery is one of the dumps that make up the socket table.
 type dumpQuery struct {
 	name   string
-	family uint8
+	family uint8 // 0: TCP of both families with one TCPDIAG_GETSOCK request
 	proto  Proto
 	ext    uint8
 }
 
-// dumpQueries are the four dumps of Dump, in order. Only TCP has tcp_info.
-var dumpQueries = [...]dumpQuery{
-	{"tcp", linuxAFInet, ProtoTCP, inetDiagInfoExt},
-	{"tcp6", linuxAFInet6, ProtoTCP, inetDiagInfoExt},
-	{"udp", linuxAFInet, ProtoUDP, 0},
-	{"udp6", linuxAFInet6, ProtoUDP, 0},
-}
+// dumpQueries are the dumps of Dump, in order: TCP of both families in one walk, then UDP.
+// Only TCP has tcp_info. tcpQueries replace the first on a kernel without TCPDIAG_GETSOCK.
+var (
+	dumpQueries = [...]dumpQuery{
+		{"tcp", 0, ProtoTCP, inetDiagInfoExt},
+		{"udp", linuxAFInet, ProtoUDP, 0},
+		{"udp6", linuxAFInet6, ProtoUDP, 0},
+	}
+	tcpQueries = [...]dumpQuery{
+		{"tcp", linuxAFInet, ProtoTCP, inetDiagInfoExt},
+		{"tcp6", linuxAFInet6, ProtoTCP, inetDiagInfoExt},
+	}
+)
 
 // Dump appends to dst every TCP socket (all states, including SYN-RECV request sockets and TIME-WAIT) and every
 // UDP socket, IPv4 and IPv6, of the caller's network namespace, requesting INET_DIAG_INFO for TCP so that
@@ -95,7 +103,11 @@ func (d *sockDiag) Dump(dst []Socket) ([]Socket, error) {
 	n0 := len(dst)
 	for _, q := range dumpQueries {
 		var err error
-		dst, err = d.dumpOne(q, dst)
+		if q.family == 0 {
+			dst, err = d.dumpTCP(dst)
+		} else {
+			dst, err = d.dumpOne(q, dst)
+		}
 		if err != nil && q.family == linuxAFInet6 &&
 			(errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT)) {
 			continue // no IPv6 in this kernel
@@ -109,10 +121,47 @@ func (d *sockDiag) Dump(dst []Socket) ([]Socket, error) {
 	return dst, nil
 }
 
+// dumpTCP appends the TCP sockets of both address families: with one TCPDIAG_GETSOCK
+// dump, or, on a kernel that refuses it, one SOCK_DIAG_BY_FAMILY dump per family.
+func (d *sockDiag) dumpTCP(dst []Socket) ([]Socket, error) {
+	if !d.noCompat {
+		n0 := len(dst)
+		out, err := d.dumpOne(dumpQueries[0], dst)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EOPNOTSUPP) {
+			return out, err
+		}
+		d.noCompat = true // and dump per family from now on, on a fresh socket
+		unix.Close(d.fd)
+		if d.fd, err = dialSockDiag(); err != nil {
+			return out[:n0], err
+		}
+		dst = out[:n0]
+	}
+	for _, q := range tcpQueries {
+		var err error
+		dst, err = d.dumpOne(q, dst)
+		if err != nil && q.family == linuxAFInet6 &&
+			(errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT)) {
+			continue // no IPv6 in this kernel
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
 // dumpOne sends one dump request and parses its answers until NLMSG_DONE.
 func (d *sockDiag) dumpOne(q dumpQuery, dst []Socket) ([]Socket, error) {
 	d.seq++
-	d.req = appendInetDiagReq(d.req[:0], d.seq, q.family, q.proto, q.ext)
+	if q.family == 0 {
+		d.req = appendTCPDiagReq(d.req[:0], d.seq, q.ext)
+	} else {
+		d.req = appendInetDiagReq(d.req[:0], d.seq, q.family, q.proto, q.ext)
+	}
 	// Without a destination address, netlink sends to the kernel (port id 0), and
 	// unlike Sendto, Write allocates nothing.
 	if _, err := unix.Write(d.fd, d.req); err != nil {

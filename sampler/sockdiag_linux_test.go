@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -773,5 +774,64 @@ func TestSockDiagSynRecv(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no request socket %v -> %v in the dump", local, remote)
 		}
+	}
+}
+
+// TestSockDiagDumpPaths: the single TCPDIAG_GETSOCK walk and the per-family
+// SOCK_DIAG_BY_FAMILY dumps (the fallback for kernels without it) see the same TCP
+// sockets, IPv4, IPv6 and IPv4-mapped, with the same states, inodes and counters.
+func TestSockDiagDumpPaths(t *testing.T) {
+	pairs := []*tcpPair{newTCPPair(t, "tcp4", "127.0.0.1:0", ""), newTCPPair(t, "tcp", "[::]:0", "127.0.0.1")}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil { // IPv6 on this host
+		ln.Close()
+		pairs = append(pairs, newTCPPair(t, "tcp6", "[::1]:0", ""))
+	}
+	for _, p := range pairs {
+		p.send(t, 5000)
+	}
+	table := func(noCompat bool) map[uint64]Socket {
+		d, err := newSockDiag()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		d.noCompat = noCompat
+		socks, err := d.Dump(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.noCompat != noCompat {
+			t.Logf("this kernel refuses TCPDIAG_GETSOCK: the fallback served both")
+		}
+		m := map[uint64]Socket{}
+		for _, s := range socks {
+			if s.Proto == ProtoTCP && s.State != StateTimeWait {
+				m[s.Cookie] = s
+			}
+		}
+		return m
+	}
+	for attempt := 0; ; attempt++ {
+		one, per := table(false), table(true)
+		if maps.Equal(one, per) {
+			if n := len(one); n < 2*len(pairs)+len(pairs) {
+				t.Fatalf("only %d TCP sockets in the table, want at least the %d of the test", n, 3*len(pairs))
+			}
+			return
+		}
+		if attempt == 4 {
+			for c, s := range one {
+				if p, ok := per[c]; !ok || p != s {
+					t.Errorf("single walk %+v, per family %+v", s, p)
+				}
+			}
+			for c, p := range per {
+				if _, ok := one[c]; !ok {
+					t.Errorf("only per family: %+v", p)
+				}
+			}
+			t.FailNow()
+		}
+		time.Sleep(50 * time.Millisecond) // another process's sockets moved between the dumps
 	}
 }

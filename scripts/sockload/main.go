@@ -39,6 +39,7 @@ func runChild(addr string, n int) int {
 			fmt.Fprintln(os.Stderr, "sockload child:", err)
 			return 1
 		}
+		_ = c.(*net.TCPConn).SetLinger(0) // closed by a reset when killed: no TIME-WAIT left behind
 		keep = append(keep, c)
 	}
 	fmt.Println("ok")
@@ -61,6 +62,7 @@ func runParent(procs, conns int) error {
 				acc <- err
 				return
 			}
+			_ = c.(*net.TCPConn).SetLinger(0)
 			accepted = append(accepted, c)
 		}
 		acc <- nil
