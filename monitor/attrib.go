@@ -61,7 +61,10 @@ func norm(ap netip.AddrPort) netip.AddrPort {
 }
 
 // build replaces the index with the sockets of one table.
-func (ix *sockIndex) build(socks []sampler.Socket) {
+// Connected sockets are indexed only with conns: they join flows to processes, which only
+// capture needs; listeners are always indexed (they also credit accepted sockets whose owner
+// was not read, see State.listenerPID).
+func (ix *sockIndex) build(socks []sampler.Socket, conns bool) {
 	clear(ix.conn)
 	clear(ix.bound)
 	ix.built = true
@@ -78,7 +81,7 @@ func (ix *sockIndex) build(socks []sampler.Socket) {
 			if pid, ok := ix.bound[k]; !ok || pid == 0 {
 				ix.bound[k] = s.PID // SO_REUSEPORT: the first socket with a process wins
 			}
-		case connected:
+		case connected && conns:
 			k := connKey{proto, local, remote}
 			if pid, ok := ix.conn[k]; !ok || pid == 0 {
 				ix.conn[k] = s.PID

@@ -19,6 +19,7 @@ func (st *State) ApplyBatch(b *capture.Batch) {
 	}
 	if !st.captureSeen {
 		st.captureSeen = true
+		st.index.build(st.lastSockets, true) // connected sockets join flows from now on
 		for _, p := range st.procs {
 			p.Source = "pcap"
 		}
