@@ -34,6 +34,7 @@ type Config struct {
 	DB           string
 	ConfigPath   string
 	ProcRoot     string // --proc-root, for tests and containers
+	CPUProfile   string // --cpuprofile: write a Go CPU profile of the run (docs/bench.md)
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
 
 	ASCII bool // --ascii: charts without Braille
@@ -87,7 +88,9 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.ASCII, "ascii", false, "draw charts without Braille characters, for fonts that lack them")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	_ = fs.MarkHidden("proc-root")
+	_ = fs.MarkHidden("cpuprofile")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -16,8 +16,12 @@ import (
 const (
 	// negativeTTL is how long an inode that a walk could not resolve is left alone
 	// before it may cause another walk. Such inodes belong to processes this user may
-	// not inspect, to the kernel (nfsd, wireguard), or to another pid namespace.
-	negativeTTL = 30 * time.Second
+	// not inspect, to the kernel (nfsd, wireguard), or to another pid namespace. Each
+	// further walk that misses it doubles its wait, up to maxNegativeTTL: a full walk
+	// costs about 5 us per fd (a quarter of a second on a busy host), and such a socket
+	// usually stays unresolvable for its whole life.
+	negativeTTL    = 30 * time.Second
+	maxNegativeTTL = 10 * time.Minute
 
 	// ownerCheckInterval is how often Resolve checks that the cached owners of the
 	// sockets it is given are still alive (one stat of procRoot/PID per owner). A socket
@@ -67,9 +71,9 @@ type procResolver struct {
 	negTTL time.Duration
 
 	pids   map[int]*pidFDs
-	owners map[uint64]*pidFDs   // socket inode -> the lowest pid holding it, from the last walk
-	neg    map[uint64]time.Time // inode -> when a walk last failed to find it
-	users  map[uint32]string    // uid -> user name
+	owners map[uint64]*pidFDs  // socket inode -> the lowest pid holding it, from the last walk
+	neg    map[uint64]negEntry // inode -> when a walk last failed to find it, and the wait
+	users  map[uint32]string   // uid -> user name
 
 	all       bool      // every fd directory was readable in the last walk
 	gen       uint64    // number of the current or last walk
@@ -86,6 +90,12 @@ type procResolver struct {
 	// Scratch space reused by Resolve.
 	want    []uint64
 	checked map[int]bool
+}
+
+// negEntry is an inode that walks could not resolve: it causes no walk before at+ttl.
+type negEntry struct {
+	at  time.Time
+	ttl time.Duration
 }
 
 // pidFDs is what the resolver remembers about one process.
@@ -121,7 +131,7 @@ func newProcResolver(procRoot string) *procResolver {
 		negTTL:  negativeTTL,
 		pids:    make(map[int]*pidFDs),
 		owners:  make(map[uint64]*pidFDs),
-		neg:     make(map[uint64]time.Time),
+		neg:     make(map[uint64]negEntry),
 		users:   make(map[uint32]string),
 		checked: make(map[int]bool),
 	}
@@ -154,7 +164,7 @@ func (r *procResolver) Resolve(socks []Socket, procs map[int]*Proc) {
 			}
 			continue
 		}
-		if t, ok := r.neg[ino]; ok && now.Sub(t) < r.negTTL {
+		if e, ok := r.neg[ino]; ok && now.Sub(e.at) < e.ttl {
 			continue
 		}
 		if p != nil && r.refreshProc(p) {
@@ -261,8 +271,9 @@ func (r *procResolver) walk(socks []Socket, now time.Time) {
 		r.rebuildOwners()
 	}
 
-	for ino, t := range r.neg {
-		if _, ok := r.owners[ino]; ok || now.Sub(t) >= r.negTTL {
+	for ino := range r.neg {
+		_, found := r.owners[ino]
+		if _, open := table[ino]; found || !open {
 			delete(r.neg, ino)
 		}
 	}
@@ -273,9 +284,17 @@ func (r *procResolver) walk(socks []Socket, now time.Time) {
 		}
 	}
 	for _, ino := range r.want {
-		if !r.known(ino) {
-			r.neg[ino] = now
+		if r.known(ino) {
+			continue
 		}
+		e, ok := r.neg[ino]
+		if ok {
+			e.ttl = min(2*e.ttl, maxNegativeTTL)
+		} else {
+			e.ttl = r.negTTL
+		}
+		e.at = now
+		r.neg[ino] = e
 	}
 }
 

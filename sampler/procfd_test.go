@@ -262,6 +262,30 @@ func TestProcResolverNegativeCache(t *testing.T) {
 	checkStats(t, r, 2, 22)
 	r.Resolve(socks(1001, 9999), nil)
 	checkStats(t, r, 2, 22)
+	// Each walk that misses it again doubles the wait: 60 s now, then 120 s, ... up to
+	// maxNegativeTTL.
+	clock.advance(negativeTTL)
+	r.Resolve(socks(1001, 9999), nil)
+	checkStats(t, r, 2, 22)
+	clock.advance(negativeTTL)
+	r.Resolve(socks(1001, 9999), nil)
+	checkStats(t, r, 3, 33)
+	walks := 3
+	for i := 0; i < 12; i++ { // two hours: at most one walk per maxNegativeTTL once it is reached
+		clock.advance(maxNegativeTTL)
+		r.Resolve(socks(1001, 9999), nil)
+		walks++
+		checkStats(t, r, walks, 11*walks)
+	}
+	if e := r.neg[9999]; e.ttl != maxNegativeTTL {
+		t.Errorf("wait after 15 misses: %v, want the cap %v", e.ttl, maxNegativeTTL)
+	}
+	// The socket closes: the next walk (here for another unknown inode) drops it.
+	clock.advance(time.Second)
+	r.Resolve(socks(1001, 8888), nil)
+	if _, ok := r.neg[9999]; ok {
+		t.Errorf("9999 is still in the negative cache after it left the socket table")
+	}
 }
 
 func TestProcResolverNegativeInodeFoundByAnotherWalk(t *testing.T) {
