@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -72,7 +73,11 @@ func runParent(procs, conns int) error {
 		return err
 	}
 	var children []*exec.Cmd
+	var stdins []io.WriteCloser
 	defer func() {
+		for _, in := range stdins {
+			in.Close()
+		}
 		for _, c := range children {
 			_ = c.Process.Kill()
 			_ = c.Wait()
@@ -81,9 +86,13 @@ func runParent(procs, conns int) error {
 	for i := 0; i < procs; i++ {
 		c := exec.Command(self, "-child", ln.Addr().String(), "-conns", fmt.Sprint(conns))
 		c.Stderr = os.Stderr
-		if _, err := c.StdinPipe(); err != nil {
+		// The children hold their connections until their stdin closes: keep the write
+		// ends, or the garbage collector closes them (and the table empties) minutes later.
+		in, err := c.StdinPipe()
+		if err != nil {
 			return err
 		}
+		stdins = append(stdins, in)
 		out, err := c.StdoutPipe()
 		if err != nil {
 			return err
@@ -108,5 +117,6 @@ func runParent(procs, conns int) error {
 	case <-sig:
 	case <-stdin:
 	}
+	runtime.KeepAlive(accepted) // the connections stay open until here
 	return nil
 }
