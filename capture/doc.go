@@ -18,8 +18,8 @@
 // # The loop
 //
 // Run reads packets with ZeroCopyReadPacketData from a live libpcap handle
-// (snaplen 256, immediate mode, an 8 MiB kernel buffer, a 100 ms read timeout
-// so that idle intervals are sent and Close never hangs) or from the replayed
+// (snaplen 256, an 8 MiB kernel buffer, a 100 ms read timeout so that idle
+// intervals are sent and Close never hangs) or from the replayed
 // file (read with pcapgo, or libpcap for the rare files pcapgo cannot open).
 // It decodes the link, network and transport headers by hand (Ethernet,
 // 802.1Q and 802.1ad/QinQ, Linux cooked v1 and v2, raw IP, BSD
@@ -38,6 +38,13 @@
 // a loopback interface keeps the incoming copy (pcap_setdirection); one on
 // "any" skips the outgoing copy of packets on loopback devices, which the
 // cooked header tells apart (packet type PACKET_OUTGOING, ARPHRD_LOOPBACK).
+//
+// Immediate mode is off, as in tcpdump: libpcap then uses a TPACKET_V3 ring,
+// whose blocks hold packets back to back, and hands a block over when it is
+// full or 100 ms old. Immediate mode would use TPACKET_V2, whose fixed slots
+// are as large as the snaplen: while writing (snaplen 65792) 8 MiB holds 127
+// packets, and a burst of 200 short loopback connections lost 15-30% of its
+// packets; with V3 it loses none. The packets pane is at most 100 ms later.
 // A replay counts what the file holds, as tshark does.
 //
 // # Orientation

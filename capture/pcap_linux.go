@@ -94,7 +94,7 @@ func liveOpener(o Options) (open func(snaplen int) (handle, error), skipLoopOut 
 			func() error { return ih.SetPromisc(o.Promisc) },
 			func() error { return ih.SetTimeout(readTimeout) },
 			func() error { return ih.SetBufferSize(o.BufferSize) },
-			func() error { return ih.SetImmediateMode(true) },
+			func() error { return ih.SetImmediateMode(false) }, // a TPACKET_V3 ring: see doc.go
 		} {
 			if err := set(); err != nil {
 				return nil, liveError(iface, err)

@@ -16,8 +16,8 @@ const (
 	// LiveWriteSnaplen is the snaplen of a live capture while it writes a
 	// pcap file: the largest packet an interface hands to a packet socket
 	// (64 KiB GSO/GRO super-packets, the 65536-byte MTU of lo) plus link
-	// headers. A larger one costs kernel buffer space per packet: in immediate
-	// mode libpcap's ring then holds a few dozen packets, and bursts are dropped.
+	// headers. libpcap sizes its ring blocks from the snaplen, so a larger one
+	// only wastes kernel buffer.
 	LiveWriteSnaplen = 65536 + 256
 	// DefaultBufferSize is the kernel capture buffer in bytes (8 MiB).
 	DefaultBufferSize = 8 << 20

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/mattn/go-isatty"
+	"github.com/muesli/termenv"
 
 	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/monitor"
@@ -126,6 +129,13 @@ func (m *Model) focused() pane { return m.slots[m.order[m.focus]] }
 // done, and returns the program's error. The terminal is restored in both cases. Colours
 // follow the terminal's background and are dropped when NO_COLOR is set (lipgloss reads it).
 func Run(ctx context.Context, opts Options) error {
+	if isatty.IsTerminal(os.Stdout.Fd()) {
+		// termenv takes a set CI variable to mean "not a terminal" and would drop every
+		// colour; stdout is a terminal here, so only NO_COLOR, CLICOLOR and TERM decide.
+		out := termenv.NewOutput(os.Stdout, termenv.WithTTY(true))
+		lipgloss.DefaultRenderer().SetOutput(out)
+		lipgloss.SetColorProfile(out.EnvColorProfile())
+	}
 	// Ask the terminal for its background before Bubble Tea reads the keyboard, so that the
 	// answer does not land in the input (lipgloss caches it for the adaptive colours).
 	lipgloss.HasDarkBackground()
