@@ -41,10 +41,12 @@
 //
 // Immediate mode is off, as in tcpdump: libpcap then uses a TPACKET_V3 ring,
 // whose blocks hold packets back to back, and hands a block over when it is
-// full or 100 ms old. Immediate mode would use TPACKET_V2, whose fixed slots
-// are as large as the snaplen: while writing (snaplen 65792) 8 MiB holds 127
+// full or 100 ms old (half the interval when that is shorter). Immediate
+// mode would use TPACKET_V2, which wakes the reader for every packet (six
+// times the CPU under a flood of small packets) and whose fixed slots are as
+// large as the snaplen: while writing (snaplen 65792) 8 MiB holds 127
 // packets, and a burst of 200 short loopback connections lost 15-30% of its
-// packets; with V3 it loses none. The packets pane is at most 100 ms later.
+// packets; with V3 it loses none (docs/bench-capture.md).
 // A replay counts what the file holds, as tshark does.
 //
 // # Orientation

@@ -1,6 +1,10 @@
 package capture
 
-import "context"
+import (
+	"context"
+	"testing"
+	"time"
+)
 
 // newTestLoop builds the loop of a capture without running it, for driving
 // loop.packet directly.
@@ -20,4 +24,18 @@ func newTestCapture(opts Options, lk linkKind) *Capture {
 	c.local.Store(newLocalSet(opts.LocalAddrs))
 	c.stats.Store(&Stats{})
 	return c
+}
+
+func TestLiveReadTimeout(t *testing.T) {
+	for _, c := range []struct{ iv, want time.Duration }{
+		{time.Second, readTimeout},
+		{200 * time.Millisecond, readTimeout},
+		{100 * time.Millisecond, 50 * time.Millisecond},
+		{10 * time.Millisecond, 5 * time.Millisecond},
+		{time.Millisecond, time.Millisecond},
+	} {
+		if got := liveReadTimeout(c.iv); got != c.want {
+			t.Errorf("liveReadTimeout(%v) = %v, want %v", c.iv, got, c.want)
+		}
+	}
 }

@@ -92,7 +92,7 @@ func liveOpener(o Options) (open func(snaplen int) (handle, error), skipLoopOut 
 		for _, set := range []func() error{
 			func() error { return ih.SetSnapLen(snaplen) },
 			func() error { return ih.SetPromisc(o.Promisc) },
-			func() error { return ih.SetTimeout(readTimeout) },
+			func() error { return ih.SetTimeout(liveReadTimeout(o.Interval)) },
 			func() error { return ih.SetBufferSize(o.BufferSize) },
 			func() error { return ih.SetImmediateMode(false) }, // a TPACKET_V3 ring: see doc.go
 		} {

@@ -34,7 +34,8 @@ const (
 	// ringDataCap bounds the bytes kept per packet for the detail view.
 	ringDataCap = 4096
 	// readTimeout bounds a read on an idle interface, so that intervals are
-	// emitted and Close never waits longer than this.
+	// emitted and Close never waits longer than this. It is also how long
+	// libpcap's TPACKET_V3 ring may hold a block that is not full.
 	readTimeout = 100 * time.Millisecond
 )
 
@@ -217,4 +218,11 @@ type PacketSummary struct {
 	// LinkType is the link-layer header type (DLT_ value, as in
 	// github.com/gopacket/gopacket/layers.LinkType) of Data, for decoding it.
 	LinkType int
+}
+
+// liveReadTimeout is the libpcap timeout of a live capture with interval iv:
+// readTimeout, or half the interval when that is shorter, so that a ring
+// block is handed over within the interval its packets belong to.
+func liveReadTimeout(iv time.Duration) time.Duration {
+	return min(readTimeout, max(iv/2, time.Millisecond))
 }
