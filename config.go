@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/wiretop/wiretop/capture"
 )
 
 // Config is everything the command line selects.
@@ -36,6 +38,8 @@ type Config struct {
 	ProcRoot     string // --proc-root, for tests and containers
 	CPUProfile   string // --cpuprofile: write a Go CPU profile of the run (docs/bench.md)
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
+	BufferKiB    int    // -B: the kernel capture buffer in KiB, as tcpdump's -B
+	MaxFlows     int    // --max-flows: the flow table's bound
 
 	ASCII bool // --ascii: charts without Braille
 
@@ -46,6 +50,12 @@ type Config struct {
 
 // minInterval is the shortest sampling interval.
 const minInterval = 10 * time.Millisecond
+
+// maxBufferKiB (1 GiB) and maxFlows (about 640 MB of flow table) bound -B and --max-flows.
+const (
+	maxBufferKiB = 1 << 20
+	maxFlows     = 1 << 22
+)
 
 const usageHead = `wiretop: a terminal network monitor (bandwidth, TCP states, processes, packets)
 
@@ -89,6 +99,8 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
+	fs.IntVarP(&c.BufferKiB, "buffer-size", "B", capture.DefaultBufferSize>>10, "live capture: the kernel buffer in KiB, as tcpdump's -B (raise it if the header shows drops)")
+	fs.IntVar(&c.MaxFlows, "max-flows", capture.DefaultFlowCap, "flows the capture's table holds (about 160 bytes each); later flows are counted in an overflow row")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("cpuprofile")
 	if err := fs.Parse(args); err != nil {
@@ -120,6 +132,20 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 				return c, fmt.Errorf("%s needs packet capture: it cannot go with --no-capture", flag)
 			}
 		}
+		for _, flag := range []string{"buffer-size", "max-flows"} {
+			if fs.Changed(flag) {
+				return c, fmt.Errorf("--%s sizes packet capture: it cannot go with --no-capture", flag)
+			}
+		}
+	}
+	if fs.Changed("buffer-size") && c.ReplayFile != "" {
+		return c, errors.New("--buffer-size (-B) sizes the kernel buffer of a live capture: it cannot go with -r")
+	}
+	if c.BufferKiB < 1 || c.BufferKiB > maxBufferKiB {
+		return c, fmt.Errorf("--buffer-size %d: want 1 to %d KiB (1 GiB)", c.BufferKiB, maxBufferKiB)
+	}
+	if c.MaxFlows < 1 || c.MaxFlows > maxFlows {
+		return c, fmt.Errorf("--max-flows %d: want 1 to %d", c.MaxFlows, maxFlows)
 	}
 	// The exporter and the history store are later work: refuse rather than ignore them.
 	if c.Metrics != "" {

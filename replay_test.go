@@ -214,3 +214,33 @@ func TestReplayCountAndIntervals(t *testing.T) {
 	}
 	summaryOf(t, recs)
 }
+
+// TestMaxFlows replays demo.pcap (1,106 TCP conversations) with a flow table of 10: the
+// flows that find it full land in the overflow row, and the talkers still account every
+// packet and byte that an unbounded run accounts.
+func TestMaxFlows(t *testing.T) {
+	totals := func(sum record) (pkts, bytes, overflow uint64) {
+		for _, tk := range list(t, sum, "talkers") {
+			p := num(t, tk, "rx_packets") + num(t, tk, "tx_packets")
+			pkts += p
+			bytes += num(t, tk, "rx_bytes") + num(t, tk, "tx_bytes")
+			if tk["proto"] == "overflow" {
+				overflow += p
+			}
+		}
+		return
+	}
+	const file = "testdata/pcap/demo.pcap"
+	wantPkts, wantBytes, wantOverflow := totals(summaryOf(t, runReplay(t, "-r", file, "--top", "0")))
+	gotPkts, gotBytes, overflow := totals(summaryOf(t, runReplay(t, "-r", file, "--top", "0", "--max-flows", "10")))
+	if wantOverflow != 0 {
+		t.Errorf("the default table overflowed on demo.pcap: %d packets", wantOverflow)
+	}
+	if overflow == 0 {
+		t.Errorf("--max-flows 10: no packets in the overflow row")
+	}
+	if gotPkts != wantPkts || gotBytes != wantBytes {
+		t.Errorf("--max-flows 10: talkers hold %d packets, %d bytes; unbounded %d, %d", gotPkts, gotBytes, wantPkts, wantBytes)
+	}
+	t.Logf("%d packets, %d bytes; %d of them in the overflow row with --max-flows 10", gotPkts, gotBytes, overflow)
+}

@@ -48,6 +48,8 @@ func (c *Config) captureOptions() capture.Options {
 		WriteFile:    c.WriteFile,
 		Interval:     c.Interval,
 		Speed:        c.speed,
+		BufferSize:   c.BufferKiB << 10,
+		FlowCap:      c.MaxFlows,
 	}
 	if c.ReplayFile != "" {
 		o.ReplayFile = c.ReplayFile
