@@ -3,10 +3,12 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/gopacket/gopacket/pcapgo"
@@ -30,6 +32,16 @@ func FuzzPcapFile(f *testing.F) {
 			return // gzip: pcapgo only
 		}
 		p, err := newPcapFile(bufio.NewReaderSize(bytes.NewReader(data), 4096))
+		if len(data) >= 24 && max(binary.LittleEndian.Uint32(data[16:]), binary.BigEndian.Uint32(data[16:])) > 1<<20 {
+			// pcapgo allocates a buffer as large as the header's snaplen (up to 4 GiB)
+			// for every file, which made the fuzzer crawl: read such files with
+			// pcapFile alone, which must not panic (TestPcapFileHugeSnaplen: nor
+			// allocate by the snaplen).
+			for i := 0; err == nil && i < 1000; i++ {
+				_, _, err = p.ZeroCopyReadPacketData()
+			}
+			return
+		}
 		r, gerr := pcapgo.NewReader(bytes.NewReader(data))
 		if err != nil {
 			if gerr == nil && p == nil && len(data) >= 24 {
@@ -73,4 +85,47 @@ func FuzzPcapFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPcapFileHugeSnaplen reads a file whose header claims a snaplen of 2 GiB: the
+// packets come out and the reader allocates by what it reads, not by the snaplen.
+func TestPcapFileHugeSnaplen(t *testing.T) {
+	var file bytes.Buffer
+	le := binary.LittleEndian
+	for _, v := range []any{uint32(0xa1b2c3d4), uint16(2), uint16(4), int32(0), uint32(0), uint32(0x7fffffff), uint32(1)} {
+		_ = binary.Write(&file, le, v)
+	}
+	for i := range 3 {
+		for _, v := range []uint32{uint32(i + 1), 0, 60, 60} {
+			_ = binary.Write(&file, le, v)
+		}
+		file.Write(make([]byte, 60))
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p, err := newPcapFile(bufio.NewReader(bytes.NewReader(file.Bytes())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		data, ci, err := p.ZeroCopyReadPacketData()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("packet %d: %v", n, err)
+			}
+			break
+		}
+		if len(data) != 60 || ci.Length != 60 {
+			t.Fatalf("packet %d: %d bytes, length %d", n, len(data), ci.Length)
+		}
+		n++
+	}
+	runtime.ReadMemStats(&after)
+	if n != 3 {
+		t.Errorf("read %d packets, want 3", n)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("reading allocated %d bytes for a 2 GiB snaplen", got)
+	}
 }
