@@ -137,7 +137,7 @@ func TestWriteSurvivesSIGTERM(t *testing.T) {
 // TestWriteBurstLosesNothing writes a burst of 200 short loopback connections (about 3,400
 // packets on lo, out and in, in a fraction of a second) to a file: the kernel drops none,
 // and the file holds every connection's SYN and FIN. With libpcap's immediate mode (a
-// TPACKET_V2 ring of 127 slots of 65 KiB at the writing snaplen) 15-30% were dropped.
+// TPACKET_V2 ring of 127 slots of 65 KiB at the writing snaplen) 13-28% were dropped.
 func TestWriteBurstLosesNothing(t *testing.T) {
 	requireRoot(t)
 	requireTool(t, "tcpdump")

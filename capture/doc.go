@@ -45,7 +45,7 @@
 // mode would use TPACKET_V2, which wakes the reader for every packet (six
 // times the CPU under a flood of small packets) and whose fixed slots are as
 // large as the snaplen: while writing (snaplen 65792) 8 MiB holds 127
-// packets, and a burst of 200 short loopback connections lost 15-30% of its
+// packets, and a burst of 200 short loopback connections lost 13-28% of its
 // packets; with V3 it loses none (docs/bench-capture.md).
 // A replay counts what the file holds, as tshark does.
 //
