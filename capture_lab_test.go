@@ -165,7 +165,11 @@ func TestWriteBurstLosesNothing(t *testing.T) {
 			t.Errorf("%s packets in the file: %d, want %d (one per connection)", c.what, got, conns)
 		}
 	}
-	t.Logf("capture %v; %d packets in the file", capStats, tcpdumpCount(t, out, ""))
+	inFile := tcpdumpCount(t, out, "")
+	if capStats != nil && capStats["packets_matched"] != float64(inFile) {
+		t.Errorf("capture.packets_matched %v, the file holds %d packets", capStats["packets_matched"], inFile)
+	}
+	t.Logf("capture %v; %d packets in the file", capStats, inFile)
 }
 
 // loopbackSink listens on 127.0.0.1 and reads every connection to its end, until the test ends.

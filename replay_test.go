@@ -171,6 +171,9 @@ func TestPacketFilterAndWrite(t *testing.T) {
 			if got := sum["capture"].(map[string]any)["packet_filter"]; got != expr {
 				t.Errorf("capture.packet_filter = %v", got)
 			}
+			if got := num(t, sum["capture"].(map[string]any), "packets_matched"); got != uint64(want) {
+				t.Errorf("capture.packets_matched = %d, tcpdump selects %d", got, want)
+			}
 			// the dashboards keep counting everything
 			if got, all := num(t, sum["capture"].(map[string]any), "received"), tcpdumpCount(t, file, ""); got != uint64(all) {
 				t.Errorf("capture.received %d with a packet filter, want every packet (%d)", got, all)

@@ -96,6 +96,10 @@ type CaptureRecord struct {
 	IfDropped    uint64 `json:"if_dropped"`
 	Filter       string `json:"filter"`
 	PacketFilter string `json:"packet_filter"`
+	// PacketsMatched counts the packets that matched the packet filter since the start
+	// (every packet without one): headless prints at most the newest 1,000 of an interval
+	// as "packet" lines, and this says how many there were.
+	PacketsMatched uint64 `json:"packets_matched"`
 }
 
 // CountsRecord is bytes each way.
@@ -255,7 +259,7 @@ func (st *State) captureRecord() *CaptureRecord {
 		return nil
 	}
 	return &CaptureRecord{Received: c.Stats.Received, Dropped: c.Stats.Dropped, IfDropped: c.Stats.IfDropped,
-		Filter: c.Filter, PacketFilter: c.PacketFilter}
+		Filter: c.Filter, PacketFilter: c.PacketFilter, PacketsMatched: c.MatchedTotal}
 }
 
 // SummaryRecord totals the whole run: every interface, every process that moved bytes, and

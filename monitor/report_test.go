@@ -265,7 +265,7 @@ func TestRecordFieldNames(t *testing.T) {
 			"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"},
 		"rates":        {"10s", "2s", "40s"},
 		"rate":         {"rx", "tx"},
-		"capture":      {"dropped", "filter", "if_dropped", "packet_filter", "received"},
+		"capture":      {"dropped", "filter", "if_dropped", "packet_filter", "packets_matched", "received"},
 		"unattributed": {"rx_bytes", "tx_bytes"},
 		"process": {"comm", "pid", "rx_bytes", "rx_bytes_per_sec", "source", "tx_bytes", "tx_bytes_per_sec",
 			"user"},
