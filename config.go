@@ -38,6 +38,7 @@ type Config struct {
 	ProcRoot     string // --proc-root, for tests and containers
 	CPUProfile   string // --cpuprofile: write a Go CPU profile of the run (docs/bench.md)
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
+	NoBPF        bool   // --no-bpf: TCP sockets from sock_diag, not the BPF iterator
 	BufferKiB    int    // -B: the kernel capture buffer in KiB, as tcpdump's -B
 	MaxFlows     int    // --max-flows: the flow table's bound
 
@@ -98,6 +99,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.ASCII, "ascii", false, "draw charts without Braille characters, for fonts that lack them")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
+	fs.BoolVar(&c.NoBPF, "no-bpf", false, "read TCP sockets with sock_diag even as root (not with the faster BPF iterator)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.IntVarP(&c.BufferKiB, "buffer-size", "B", capture.DefaultBufferSize>>10, "live capture: the kernel buffer in KiB, as tcpdump's -B (raise it if the header shows drops)")
 	fs.IntVar(&c.MaxFlows, "max-flows", capture.DefaultFlowCap, "flows the capture's table holds (about 160 bytes each); later flows are counted in an overflow row")

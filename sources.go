@@ -80,7 +80,7 @@ func openSources(cfg Config) (*sources, error) {
 		}
 	}
 	if cfg.ReplayFile == "" {
-		smp, err := sampler.New(sampler.Options{ProcRoot: cfg.ProcRoot, Interval: cfg.Interval, NoNetlink: cfg.NoNetlink})
+		smp, err := sampler.New(sampler.Options{ProcRoot: cfg.ProcRoot, Interval: cfg.Interval, NoNetlink: cfg.NoNetlink, NoBPF: cfg.NoBPF})
 		if err != nil {
 			s.close()
 			return nil, err

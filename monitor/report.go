@@ -128,7 +128,7 @@ type KernelTCPRecord struct {
 // StatusRecord says what wiretop could see, so a reader of the JSON knows what a zero means.
 type StatusRecord struct {
 	Capture       bool     `json:"capture"`        // packets are captured
-	SocketSource  string   `json:"socket_source"`  // "sock_diag", "proc", or "none" in a replay
+	SocketSource  string   `json:"socket_source"`  // "bpf_iter", "sock_diag", "proc", or "none" in a replay
 	ProcessSource string   `json:"process_source"` // "tcp_info", "pcap" or "none"
 	ProcessScope  string   `json:"process_scope"`  // "all", "partial" (root, some processes unreadable), "own-uid", or "none" in a replay
 	DestroyEvents bool     `json:"destroy_events"` // socket-destroy events complete closed sockets' counts
@@ -178,7 +178,7 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 	case capture || st.CaptureOn():
 		r.Capture = true
 		r.ProcessSource = "pcap"
-	case s.SocketSource != "sock_diag":
+	case s.SocketSource != "sock_diag" && s.SocketSource != "bpf_iter":
 		r.ProcessSource = "none"
 	}
 	if r.ProcessScope == "" {

@@ -30,6 +30,20 @@ type sockDiag struct {
 	req []byte // request buffer, reused across dumps
 
 	noCompat bool // the kernel refused TCPDIAG_GETSOCK: TCP is dumped per address family
+
+	iter    *tcpIter // when set, TCP comes from the BPF iterator instead of the dump
+	iterErr error    // why the iterator was dropped, until iterFailure reads it
+}
+
+// useIter makes Dump read TCP from t. If t fails, Dump closes it, dumps TCP with
+// sock_diag from then on, and iterFailure reports why.
+func (d *sockDiag) useIter(t *tcpIter) { d.iter = t }
+
+// iterFailure returns, once, the error that made Dump drop the BPF iterator.
+func (d *sockDiag) iterFailure() error {
+	err := d.iterErr
+	d.iterErr = nil
+	return err
 }
 
 // newSockDiag opens a NETLINK_INET_DIAG socket. It needs no privilege.
@@ -103,6 +117,16 @@ func (d *sockDiag) Dump(dst []Socket) ([]Socket, error) {
 	n0 := len(dst)
 	for _, q := range dumpQueries {
 		var err error
+		if q.family == 0 && d.iter != nil {
+			out, ierr := d.iter.Dump(dst)
+			if ierr == nil {
+				dst = out
+				continue
+			}
+			d.iterErr = ierr
+			_ = d.iter.Close()
+			d.iter = nil
+		}
 		if q.family == 0 {
 			dst, err = d.dumpTCP(dst)
 		} else {
@@ -187,9 +211,13 @@ func (d *sockDiag) dumpOne(q dumpQuery, dst []Socket) ([]Socket, error) {
 	}
 }
 
-// Close closes the socket. Dump fails after Close.
+// Close closes the socket and the BPF iterator. Dump fails after Close.
 func (d *sockDiag) Close() error {
 	d.buf = nil
+	if d.iter != nil {
+		_ = d.iter.Close()
+		d.iter = nil
+	}
 	if d.fd < 0 {
 		return nil
 	}

@@ -636,41 +636,7 @@ func TestDestroyWatcherWithoutNetAdmin(t *testing.T) {
 // TIME-WAIT sockets to the next run). It needs about 10,000 file descriptors and skips
 // without them.
 func BenchmarkSockDiagDump(b *testing.B) {
-	const conns = 5000
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < 2*conns+100 {
-		b.Skipf("needs %d open files, RLIMIT_NOFILE is %d", 2*conns+100, lim.Cur)
-	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, conns)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(accepted)
-				return
-			}
-			accepted <- c
-		}
-	}()
-	var open []net.Conn
-	defer func() {
-		for _, c := range open {
-			c.(*net.TCPConn).SetLinger(0) // reset: leave no TIME-WAIT behind
-			c.Close()
-		}
-	}()
-	for i := 0; i < conns; i++ {
-		c, err := net.Dial("tcp4", ln.Addr().String())
-		if err != nil {
-			b.Fatalf("connection %d: %v", i, err)
-		}
-		open = append(open, c, <-accepted)
-	}
+	openLoopbackConns(b, 5000)
 	d, err := newSockDiag()
 	if err != nil {
 		b.Fatal(err)
@@ -684,8 +650,8 @@ func BenchmarkSockDiagDump(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if len(socks) < 2*conns {
-		b.Fatalf("dump found %d sockets, want at least %d", len(socks), 2*conns)
+	if len(socks) < 10000 {
+		b.Fatalf("dump found %d sockets, want at least 10000", len(socks))
 	}
 	b.ReportMetric(float64(len(socks)), "sockets")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(socks)), "ns/socket")
@@ -833,5 +799,46 @@ func TestSockDiagDumpPaths(t *testing.T) {
 			t.FailNow()
 		}
 		time.Sleep(50 * time.Millisecond) // another process's sockets moved between the dumps
+	}
+}
+
+// openLoopbackConns opens conns loopback connections (both ends: 2*conns sockets) until the
+// benchmark ends, then closes them with a reset, so that they leave no TIME-WAIT sockets to
+// the next run. It skips without enough file descriptors.
+func openLoopbackConns(b *testing.B, conns int) {
+	b.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < uint64(2*conns+100) {
+		b.Skipf("needs %d open files, RLIMIT_NOFILE is %d", 2*conns+100, lim.Cur)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, conns)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	var open []net.Conn
+	b.Cleanup(func() {
+		for _, c := range open {
+			c.(*net.TCPConn).SetLinger(0) // reset: leave no TIME-WAIT behind
+			c.Close()
+		}
+	})
+	for i := 0; i < conns; i++ {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			b.Fatalf("connection %d: %v", i, err)
+		}
+		open = append(open, c, <-accepted)
 	}
 }

@@ -153,7 +153,7 @@ type KernelTCP struct {
 
 // Status says what the sampler can and cannot see.
 type Status struct {
-	SocketSource  string // "sock_diag" or "proc" (no byte counters)
+	SocketSource  string // "bpf_iter" (TCP from the BPF iterator, UDP from sock_diag), "sock_diag", or "proc" (no byte counters)
 	DestroyEvents bool   // sock_diag socket-destroy events are received
 	AllProcesses  bool   // every process's /proc/PID/fd was readable in the last walk
 	// ProcessScope is whose processes sockets can be attributed to: "all"; "partial" (running
