@@ -77,3 +77,29 @@ func TestParseTCPIter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseTCPIter: any bytes parse without a panic, into one socket per record or an
+// error wrapping ErrMalformed.
+func FuzzParseTCPIter(f *testing.F) {
+	f.Add(iterRec(Socket{State: StateEstablished, Local: netip.MustParseAddrPort("198.18.0.1:1"),
+		Remote: netip.MustParseAddrPort("198.18.0.2:2")}, linuxAFInet, true))
+	f.Add(make([]byte, 2*tcpIterRecLen))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parseTCPIter(b, nil)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if len(got) != len(b)/tcpIterRecLen {
+			t.Fatalf("%d sockets from %d bytes", len(got), len(b))
+		}
+		for _, s := range got {
+			if s.Proto != ProtoTCP || !s.Local.IsValid() || !s.Remote.IsValid() {
+				t.Fatalf("socket %+v", s)
+			}
+		}
+	})
+}
