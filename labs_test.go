@@ -125,8 +125,12 @@ func TestLabTCPStatesMatchSS(t *testing.T) {
 	want := map[string]int{"LISTEN": 2, "ESTAB": 2, "CLOSE-WAIT": 2, "FIN-WAIT-2": 2, "SYN-RECV": 5}
 	for attempt := 0; attempt < 5; attempt++ {
 		before := ssStates(t, l.prefix())
-		r := startWiretop(t, l.prefix(), "--headless", "--no-capture", "--interval", "100ms", "--count", "1")
-		recs := r.wait(t, 20*time.Second)
+		// the BPF iterator (root), and the sock_diag dump that unprivileged runs use
+		var samples []record
+		for _, args := range [][]string{nil, {"--no-bpf"}} {
+			r := startWiretop(t, l.prefix(), append([]string{"--headless", "--no-capture", "--interval", "100ms", "--count", "1"}, args...)...)
+			samples = append(samples, byType(r.wait(t, 20*time.Second), "sample")[0])
+		}
 		after := ssStates(t, l.prefix())
 		if !cmp.Equal(before, after) {
 			t.Logf("attempt %d: states moved during the sample (%v -> %v), again", attempt, before, after)
@@ -135,9 +139,14 @@ func TestLabTCPStatesMatchSS(t *testing.T) {
 		if d := cmp.Diff(want, before); d != "" {
 			t.Fatalf("the lab did not build the states it meant to (-want +ss):\n%s", d)
 		}
-		got := nonZero(byType(recs, "sample")[0]["tcp_states"].(map[string]any))
-		if d := cmp.Diff(before, got); d != "" {
-			t.Fatalf("tcp_states differ from ss -tan (-ss +wiretop):\n%s", d)
+		for i, source := range []string{"bpf_iter", "sock_diag"} {
+			if got := samples[i]["status"].(map[string]any)["socket_source"]; got != source {
+				t.Errorf("status.socket_source %v, want %s", got, source)
+			}
+			got := nonZero(samples[i]["tcp_states"].(map[string]any))
+			if d := cmp.Diff(before, got); d != "" {
+				t.Fatalf("%s: tcp_states differ from ss -tan (-ss +wiretop):\n%s", source, d)
+			}
 		}
 		return
 	}
@@ -165,6 +174,17 @@ func iperfSent(t *testing.T, out []byte) uint64 {
 }
 
 func TestLabBandwidthPerProcess(t *testing.T) {
+	// As root the sampler reads TCP sockets with the BPF iterator; --no-bpf keeps the
+	// sock_diag dump that unprivileged runs use: both must count the same.
+	for _, tc := range []struct {
+		name, source string
+		args         []string
+	}{{"bpf_iter", "bpf_iter", nil}, {"sock_diag", "sock_diag", []string{"--no-bpf"}}} {
+		t.Run(tc.name, func(t *testing.T) { labBandwidthPerProcess(t, tc.source, tc.args) })
+	}
+}
+
+func labBandwidthPerProcess(t *testing.T, source string, args []string) {
 	l := newLab(t, 41)
 	requireTool(t, "iperf3")
 	sizes := []string{"40M", "30M", "10M"}
@@ -179,7 +199,7 @@ func TestLabBandwidthPerProcess(t *testing.T) {
 	}
 
 	rx0, tx0 := devCounters(t, l.hostIf)
-	w := startWiretop(t, nil, "--headless", "--no-capture", "--interval", "500ms", "-i", l.hostIf, "--top", "0")
+	w := startWiretop(t, nil, append([]string{"--headless", "--no-capture", "--interval", "500ms", "-i", l.hostIf, "--top", "0"}, args...)...)
 	w.waitFirst(t, 10*time.Second)
 
 	type client struct {
@@ -241,6 +261,9 @@ func TestLabBandwidthPerProcess(t *testing.T) {
 	sum := byType(recs, "summary")
 	if len(sum) != 1 {
 		t.Fatalf("want one summary, got %d", len(sum))
+	}
+	if got := sum[0]["status"].(map[string]any)["socket_source"]; got != source {
+		t.Errorf("status.socket_source %v, want %s", got, source)
 	}
 	procs := map[int]map[string]any{}
 	var pids []int
