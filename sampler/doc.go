@@ -3,6 +3,10 @@
 // or /proc/net/{tcp,tcp6,udp,udp6}, the inode -> process map from /proc/PID/fd, and the
 // kernel TCP counters from /proc/net/snmp and /proc/net/netstat.
 //
+// Where the process may load BPF programs (root, or CAP_BPF and CAP_PERFMON, on a kernel
+// with BTF), TCP sockets come from a BPF iterator instead (bpf/tcpiter.bpf.c, tcpiter.go):
+// the same fields as sock_diag's, in about half the kernel time. Options.NoBPF turns it off.
+//
 // Readers take a proc root (like procfs NewFS), parsers take an io.Reader, so every parser
 // runs on fixture trees under testdata/. A Sampler sends one Sample per interval on a channel
 // and never blocks on a slow consumer.
