@@ -42,8 +42,9 @@ func procNetDevNames(t *testing.T) []string {
 	}
 	var names []string
 	for _, l := range strings.Split(string(data), "\n")[2:] {
-		if n, _, ok := strings.Cut(l, ":"); ok && !isLabIf(strings.TrimSpace(n)) {
-			names = append(names, strings.TrimSpace(n))
+		n, _, ok := strings.Cut(l, ":")
+		if n = strings.TrimSpace(n); ok && !isLabIf(n) {
+			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
@@ -52,6 +53,20 @@ func procNetDevNames(t *testing.T) []string {
 
 // isLabIf reports whether an interface is one end of a test lab's veth pair.
 func isLabIf(name string) bool { return strings.HasPrefix(name, "wt") }
+
+// sampleIfaceNames returns the interface names of a sample, without the labs' veths, in
+// its order (sorted by name), and checks each interface's fields.
+func sampleIfaceNames(t *testing.T, s record) []string {
+	t.Helper()
+	var names []string
+	for _, f := range list(t, s, "interfaces") {
+		hasFields(t, "interface", f, ifaceFields)
+		if n := f["name"].(string); !isLabIf(n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
 
 func TestHeadlessContract(t *testing.T) {
 	r := startWiretop(t, nil, "--headless", "--no-capture", "--interval", "300ms", "--count", "5")
@@ -71,14 +86,7 @@ func TestHeadlessContract(t *testing.T) {
 		if iv := s["interval_s"].(float64); iv < 0.2 || iv > 1.5 {
 			t.Errorf("sample %d: interval_s = %v, want about 0.3", i, iv)
 		}
-		var names []string
-		for _, f := range list(t, s, "interfaces") {
-			hasFields(t, "interface", f, ifaceFields)
-			if n := f["name"].(string); !isLabIf(n) {
-				names = append(names, n)
-			}
-		}
-		if d := cmp.Diff(procNetDevNames(t), names); d != "" {
+		if d := cmp.Diff(procNetDevNames(t), sampleIfaceNames(t, s)); d != "" {
 			t.Errorf("sample %d: interfaces are not those of /proc/net/dev (-want +got):\n%s", i, d)
 		}
 		states := s["tcp_states"].(map[string]any)

@@ -178,7 +178,7 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 	case capture || st.CaptureOn():
 		r.Capture = true
 		r.ProcessSource = "pcap"
-	case s.SocketSource != "sock_diag" && s.SocketSource != "bpf_iter":
+	case !s.ByteCounters():
 		r.ProcessSource = "none"
 	}
 	if r.ProcessScope == "" {

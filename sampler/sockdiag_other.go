@@ -30,17 +30,6 @@ func (d *sockDiag) useIter(t *tcpIter) {}
 // iterFailure returns nil.
 func (d *sockDiag) iterFailure() error { return nil }
 
-// tcpIter is the BPF TCP iterator; it exists only on Linux.
-type tcpIter struct{}
-
-// newTCPIter fails with errors.ErrUnsupported.
-func newTCPIter() (*tcpIter, error) {
-	return nil, fmt.Errorf("tcp iterator: %w", errors.ErrUnsupported)
-}
-
-// Close does nothing.
-func (t *tcpIter) Close() error { return nil }
-
 // destroyWatcher receives sock_diag socket-destroy broadcasts; it exists only on Linux.
 type destroyWatcher struct{}
 

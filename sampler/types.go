@@ -163,6 +163,12 @@ type Status struct {
 	Notes        []string
 }
 
+// ByteCounters reports whether the socket table carries tcp_info's byte counters, from which
+// TCP bytes per process are counted without capture: from the BPF iterator and sock_diag.
+func (s Status) ByteCounters() bool {
+	return s.SocketSource == "bpf_iter" || s.SocketSource == "sock_diag"
+}
+
 // Sample is what the sampler sends once per interval.
 type Sample struct {
 	Time     time.Time

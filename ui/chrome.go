@@ -213,7 +213,7 @@ func describeStatus(s sampler.Status, pcap bool) []string {
 	switch {
 	case pcap:
 		out = append(out, "processes from captured packets")
-	case s.SocketSource == "sock_diag" || s.SocketSource == "bpf_iter":
+	case s.ByteCounters():
 		out = append(out, "TCP per process from tcp_info")
 		if !s.DestroyEvents {
 			say("no socket-destroy events")

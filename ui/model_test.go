@@ -151,6 +151,7 @@ func TestDescribeStatus(t *testing.T) {
 	}{
 		{sampler.Status{}, ""},
 		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, AllProcesses: true}, "TCP per process from tcp_info, all processes"},
+		{sampler.Status{SocketSource: "bpf_iter", DestroyEvents: true, AllProcesses: true}, "TCP per process from tcp_info, all processes"},
 		{sampler.Status{SocketSource: "sock_diag"}, "TCP per process from tcp_info, no socket-destroy events, own processes only (not root)"},
 		{sampler.Status{SocketSource: "proc", Notes: []string{"netns: 2 namespaces"}}, "sockets from /proc: no bytes per process, own processes only (not root), netns: 2 namespaces"},
 		{sampler.Status{SocketSource: "sock_diag", DestroyEvents: true, ProcessScope: "all"}, "TCP per process from tcp_info, all processes"},

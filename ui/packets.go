@@ -135,11 +135,7 @@ func (p *packetsPane) SetSize(w, h int) {
 }
 
 func (p *packetsPane) visible() int {
-	n := p.h - 1
-	if p.Editing() {
-		n--
-	}
-	return max(n, 0)
+	return tableRows(p.h, 1, p.Editing())
 }
 
 // Update takes the new packets, the capture's state and the outcome of changes, and

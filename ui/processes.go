@@ -148,11 +148,7 @@ func (p *processesPane) SetSize(w, h int) {
 // visible is how many process rows fit under the header and above the unattributed row (and
 // the filter line while it is open).
 func (p *processesPane) visible() int {
-	n := p.h - 2
-	if p.Editing() {
-		n--
-	}
-	return max(n, 0)
+	return tableRows(p.h, 2, p.Editing())
 }
 
 // Update refreshes the rows on a new sample, moves the cursor, and changes the order and the

@@ -28,6 +28,15 @@ func (k tableKeys) bindings() []key.Binding {
 // wheelRows is how many rows one notch of the mouse wheel scrolls.
 const wheelRows = 3
 
+// tableRows is how many rows of a table fit in a pane h lines high, under fixed lines of
+// its own (a header, a totals row) and above the filter line while it is being edited.
+func tableRows(h, fixed int, editing bool) int {
+	if editing {
+		fixed++
+	}
+	return max(h-fixed, 0)
+}
+
 // rowCursor is the selected row and the first row in sight of a table that shows vis of its
 // n rows. Tables format only the rows in [offset, offset+vis), so their cost does not grow
 // with n.

@@ -156,11 +156,7 @@ func (p *talkersPane) SetSize(w, h int) {
 
 // visible is how many rows fit under the header (and above the filter while it is open).
 func (p *talkersPane) visible() int {
-	n := p.h - 1
-	if p.Editing() {
-		n--
-	}
-	return max(n, 0)
+	return tableRows(p.h, 1, p.Editing())
 }
 
 // Update refreshes the rows on new data, handles the keys and the mouse, and takes the
