@@ -18,6 +18,19 @@ need=(
   "hyperfine:hyperfine"
   "util-linux:setpriv"
   "procps:ps"
+  "curl:curl"
+  "nmap:nmap"
+  "openssh-server:/usr/sbin/sshd"
+  "openssh-client:ssh"
+  "sshpass:sshpass"
+  "netcat-openbsd:nc.openbsd"
+  "socat:socat"
+  "nethogs:nethogs"
+  "vnstat:vnstat"
+  "sqlite3:sqlite3"
+  "prometheus:promtool"
+  "prometheus-alertmanager:prometheus-alertmanager"
+  "systemd:systemd-analyze"
 )
 missing=()
 for pair in "${need[@]}"; do
@@ -39,4 +52,7 @@ fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# services that a package starts (sshd, vnstat, prometheus) are not wanted: tests start their own
+printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
