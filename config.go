@@ -20,7 +20,7 @@ import (
 
 // Config is everything the command line selects.
 type Config struct {
-	Command      string // "" (monitor) or "version"
+	Command      string // "" (monitor), "daemon", "history", "rules" or "version"
 	Interface    string // -i; default: the interface of the default route
 	BaseFilter   string // -f, kernel BPF
 	PacketFilter string // --packet-filter, user-space BPF
@@ -30,10 +30,14 @@ type Config struct {
 	ReplayFile   string // -r
 	Speed        string // --speed 1|10|max
 	Headless     bool
-	Count        int // --count: stop after N samples (0: run until interrupted)
-	Top          int // --top: cap processes and talkers per sample (0: all)
-	Metrics      string
-	DB           string
+	Count        int    // --count: stop after N samples (0: run until interrupted)
+	Top          int    // --top: cap processes and talkers per sample (0: all)
+	Metrics      string // --metrics ADDR: serve /metrics there ("" off; 127.0.0.1:9813 when given bare)
+	MetricsTop   int    // --metrics-top: processes, hosts and ports exported (a sticky top N)
+	DB           string // --db: the history database ("" off once dbSet; default path otherwise)
+	Alertmanager string // --alertmanager URL: post alerts to this Alertmanager's /api/v2/alerts
+	RulesPath    string // --rules: the detection rules file (default: the config file's rules)
+	JSON         bool   // daemon --json: print the JSON Lines of --headless too
 	ConfigPath   string
 	ProcRoot     string // --proc-root, for tests and containers
 	CPUProfile   string // --cpuprofile: write a Go CPU profile of the run (docs/bench.md)
@@ -44,10 +48,18 @@ type Config struct {
 
 	ASCII bool // --ascii: charts without Braille
 
+	History HistoryConfig // wiretop history's flags
+	Rules   RulesConfig   // wiretop rules' flags
+
 	speed           float64 // --speed as a factor; 0 is as fast as possible
+	dbSet           bool    // --db was given (even as ''); else the default path applies
 	intervalSet     bool    // --interval was given (else the config file's interval applies)
 	packetFilterSet bool    // --packet-filter was given (else the config file's applies)
 }
+
+// defaultMetricsAddr is where a bare --metrics serves: loopback only (never 0.0.0.0 unless
+// asked), on the port registered for wiretop's exporter.
+const defaultMetricsAddr = "127.0.0.1:9813"
 
 // minInterval is the shortest sampling interval.
 const minInterval = 10 * time.Millisecond
@@ -63,6 +75,10 @@ const usageHead = `wiretop: a terminal network monitor (bandwidth, TCP states, p
 Usage:
   wiretop [-i IFACE] [-f BPF] [--packet-filter BPF] [-w FILE.pcap] [--interval 1s] [--no-capture]
           [-r FILE.pcap [--speed 1|10|max]] [--headless [--count N] [--top N]]
+          [--metrics [ADDR]] [--db PATH] [--config PATH] [--alertmanager URL] [--rules PATH]
+  wiretop daemon [the same flags] [--json]      record history, detect, alert, serve metrics; no TUI
+  wiretop history [--help]                      reports from the history database, like vnstat
+  wiretop rules [--help]                        the detection rules in force, and where each came from
   wiretop version
 
 Flags:
@@ -72,9 +88,25 @@ Flags:
 // the help for -h/--help.
 func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	var c Config
-	if len(args) > 0 && args[0] == "version" {
-		c.Command = "version"
-		return c, nil
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			c.Command = "version"
+			return c, nil
+		case "history":
+			c.Command = "history"
+			h, err := parseHistoryArgs(args[1:], stderr)
+			c.History = h
+			return c, err
+		case "rules":
+			c.Command = "rules"
+			r, err := parseRulesArgs(args[1:], stderr)
+			c.Rules = r
+			return c, err
+		case "daemon":
+			c.Command = "daemon"
+			args = args[1:]
+		}
 	}
 	fs := pflag.NewFlagSet("wiretop", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -93,8 +125,15 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.Headless, "headless", false, "no terminal UI: print JSON Lines on stdout")
 	fs.IntVar(&c.Count, "count", 0, "headless: stop after N samples (0: until interrupted)")
 	fs.IntVar(&c.Top, "top", 20, "headless: processes and talkers per sample (0: all)")
-	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9813 (not in this build yet)")
-	fs.StringVar(&c.DB, "db", "", "history database path (not in this build yet)")
+	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on this address (bare --metrics: "+defaultMetricsAddr+")")
+	fs.Lookup("metrics").NoOptDefVal = defaultMetricsAddr
+	fs.IntVar(&c.MetricsTop, "metrics-top", 50, "metrics: processes, remote hosts and ports exported (a sticky top N by the last hour's bytes)")
+	fs.StringVar(&c.DB, "db", "", "history database (default /var/lib/wiretop/wiretop.db as root, else $XDG_STATE_HOME/wiretop/wiretop.db; '' records nothing)")
+	fs.StringVar(&c.Alertmanager, "alertmanager", "", "post alerts to this Alertmanager (its base URL, e.g. http://127.0.0.1:9093)")
+	fs.StringVar(&c.RulesPath, "rules", "", "detection rules file, TOML (default: the [rules] of the config file)")
+	if c.Command == "daemon" {
+		fs.BoolVar(&c.JSON, "json", false, "also print the JSON Lines that --headless prints")
+	}
 	fs.StringVar(&c.ConfigPath, "config", "", "preferences file (default ~/.config/wiretop/config.toml)")
 	fs.BoolVar(&c.ASCII, "ascii", false, "draw charts without Braille characters, for fonts that lack them")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
@@ -108,7 +147,13 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	c.intervalSet, c.packetFilterSet = fs.Changed("interval"), fs.Changed("packet-filter")
+	c.intervalSet, c.packetFilterSet, c.dbSet = fs.Changed("interval"), fs.Changed("packet-filter"), fs.Changed("db")
+	if c.Command == "daemon" {
+		if c.Headless {
+			return c, errors.New("daemon runs headless already: use --json for its JSON Lines, not --headless")
+		}
+		c.Headless = true
+	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see wiretop --help)", fs.Arg(0))
 	}
@@ -149,12 +194,19 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	if c.MaxFlows < 1 || c.MaxFlows > maxFlows {
 		return c, fmt.Errorf("--max-flows %d: want 1 to %d", c.MaxFlows, maxFlows)
 	}
-	// The exporter and the history store are later work: refuse rather than ignore them.
+	// The exporter, the history store and the alert sinks are being built: refuse rather than
+	// ignore them until they are.
 	if c.Metrics != "" {
 		return c, errors.New("--metrics: the Prometheus exporter is not part of this build yet")
 	}
 	if c.DB != "" {
 		return c, errors.New("--db: the history database is not part of this build yet")
+	}
+	if c.Alertmanager != "" {
+		return c, errors.New("--alertmanager: alerts are not part of this build yet")
+	}
+	if c.RulesPath != "" {
+		return c, errors.New("--rules: detection is not part of this build yet")
 	}
 	sp, err := parseSpeed(c.Speed)
 	if err != nil {

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/wiretop/wiretop/capture"
+	"github.com/wiretop/wiretop/detect"
 	"github.com/wiretop/wiretop/monitor"
 	"github.com/wiretop/wiretop/sampler"
 )
@@ -20,6 +22,7 @@ type headless struct {
 	cfg Config
 	src *sources
 	st  *monitor.State
+	pl  *pipeline
 	bw  *bufio.Writer
 	enc *json.Encoder
 
@@ -44,6 +47,11 @@ func runHeadless(ctx context.Context, cfg Config, stdout io.Writer) error {
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // summaries read "a > b", as tcpdump prints them
 	h := &headless{cfg: cfg, src: src, st: src.newState(), bw: bw, enc: enc}
+	h.pl, err = openPipeline(ctx, cfg, h.st)
+	if err != nil {
+		return err
+	}
+	defer h.pl.close()
 	src.start(ctx)
 	if cfg.ReplayFile != "" {
 		err = h.replay(ctx)
@@ -66,7 +74,7 @@ func runHeadless(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if h.capErr != nil {
 		return h.capErr
 	}
-	return src.close()
+	return errors.Join(h.pl.close(), src.close())
 }
 
 // status is the status of the latest sample, with why capture is off.
@@ -183,9 +191,21 @@ func (h *headless) sample(ctx context.Context, s *sampler.Sample, wait bool) err
 	if h.done() {
 		return nil
 	}
+	return h.closed()
+}
+
+// closed runs the pipeline on the interval that was just applied and prints its sample line
+// and its alert transitions.
+func (h *headless) closed() error {
 	h.n++
+	alerts := h.pl.interval(h.st)
 	if err := h.emit(h.st.SampleRecord(h.cfg.Top, h.status())); err != nil {
 		return err
+	}
+	for _, a := range alerts {
+		if err := h.emit(alertRecord(a)); err != nil {
+			return err
+		}
 	}
 	return h.flush()
 }
@@ -275,9 +295,26 @@ func (h *headless) replayBatch(b *capture.Batch) error {
 	if err := h.batch(b); err != nil {
 		return err
 	}
-	h.n++
-	if err := h.emit(h.st.SampleRecord(h.cfg.Top, h.status())); err != nil {
-		return err
+	return h.closed()
+}
+
+// alertRecord is an alert's "type":"alert" JSON line (DESIGN.md's fixed fields, and the
+// key, so that a reader pairs a resolution with its firing).
+func alertRecord(a detect.Alert) map[string]any {
+	rec := map[string]any{
+		"type":     "alert",
+		"time":     a.Started.Format(time.RFC3339Nano),
+		"rule":     a.Rule,
+		"severity": a.Severity,
+		"key":      a.Key,
+		"summary":  a.Summary,
+		"evidence": a.Evidence,
+		"state":    a.State,
+		"started":  a.Started.Format(time.RFC3339Nano),
 	}
-	return h.flush()
+	if a.State == detect.Resolved {
+		rec["time"] = a.Resolved.Format(time.RFC3339Nano)
+		rec["resolved"] = a.Resolved.Format(time.RFC3339Nano)
+	}
+	return rec
 }

@@ -42,6 +42,10 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	case "version":
 		_, err := fmt.Fprintf(stdout, "wiretop %s\n", version)
 		return err
+	case "history":
+		return runHistory(ctx, cfg, stdout)
+	case "rules":
+		return runRules(ctx, cfg, stdout)
 	}
 	if err := cfg.resolve(); err != nil {
 		return err
@@ -56,6 +60,9 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.Command == "daemon" && !cfg.JSON {
+		stdout = io.Discard // a daemon records, detects and serves; it prints JSON only when asked
 	}
 	if cfg.Headless {
 		return runHeadless(ctx, cfg, stdout)

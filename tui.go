@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/wiretop/wiretop/monitor"
 	"github.com/wiretop/wiretop/ui"
 )
 
@@ -35,6 +36,12 @@ func runTUI(ctx context.Context, cfg Config) error {
 		src.cap.SetViewing(true) // the packets pane shows packets from the start, as tcpdump does; c turns it off
 	}
 	src.closeBatches = true
+	pl, err := openPipeline(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer pl.close()
+	status = append(status, pl.notes...)
 	src.start(ctx)
 	opts := ui.Options{
 		Samples:   src.samples,
@@ -45,6 +52,8 @@ func runTUI(ctx context.Context, cfg Config) error {
 		Prefs:     prefs,
 		PrefsPath: path,
 		ASCII:     cfg.ASCII,
+
+		OnInterval: func(st *monitor.State) { pl.interval(st) },
 	}
 	if src.cap != nil {
 		opts.Capture = src.cap // a nil *capture.Capture would make a non-nil interface

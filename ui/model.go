@@ -243,6 +243,9 @@ func (m *Model) apply(msg SampleMsg) tea.Cmd {
 		return nil
 	}
 	m.state.Apply(msg.Sample)
+	if f := m.opts.OnInterval; f != nil && !msg.Sample.Baseline && !msg.Sample.Refresh {
+		f(m.state)
+	}
 	if m.paused {
 		return nil
 	}
@@ -256,6 +259,9 @@ func (m *Model) applyBatch(msg BatchMsg) tea.Cmd {
 		return nil
 	}
 	m.state.ApplyBatch(b)
+	if f := m.opts.OnInterval; f != nil && m.opts.Capture != nil && m.opts.Capture.Replay() {
+		f(m.state) // a replay has no sampler: each batch closes an interval
+	}
 	if m.opts.RequestRefresh != nil && m.state.NeedRefresh() {
 		m.opts.RequestRefresh() // non-blocking: the sampler answers with an extra sample
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wiretop/wiretop/capture"
+	"github.com/wiretop/wiretop/monitor"
 	"github.com/wiretop/wiretop/sampler"
 )
 
@@ -43,6 +44,10 @@ type Options struct {
 	PrefsPath string
 	// ASCII draws the charts with block elements instead of Braille, for fonts without it.
 	ASCII bool
+	// OnInterval, when set, runs on the UI goroutine each time an interval closes (a regular
+	// sample is applied, or in a replay a batch), after the state has applied it: the caller's
+	// pipeline (history, detection, alert sinks) hooks in here. It must not block.
+	OnInterval func(st *monitor.State)
 	// Clock returns the wall time, for what the samples do not date (the moment the display
 	// was paused, the header before the first sample). Nil: time.Now. Tests fix it.
 	Clock func() time.Time
