@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,7 +145,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.MaxFlows, "max-flows", capture.DefaultFlowCap, "flows the capture's table holds (about 160 bytes each); later flows are counted in an overflow row")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("cpuprofile")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(joinOptionalValues(args, "--metrics")); err != nil {
 		return c, err
 	}
 	c.intervalSet, c.packetFilterSet, c.dbSet = fs.Changed("interval"), fs.Changed("packet-filter"), fs.Changed("db")
@@ -214,6 +215,26 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	}
 	c.speed = sp
 	return c, nil
+}
+
+// joinOptionalValues lets a flag with an optional value (NoOptDefVal) take it as the next
+// argument too, "--metrics 127.0.0.1:9813" as well as "--metrics=..." and a bare "--metrics":
+// wiretop takes no positional arguments, so a word that follows such a flag is its value.
+func joinOptionalValues(args []string, flags ...string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if slices.Contains(flags, a) && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // parseSpeed reads --speed: "max" (0: as fast as possible) or a factor > 0 ("1", "10", "0.5").
