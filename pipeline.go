@@ -31,6 +31,12 @@ func (p *pipeline) interval(st *monitor.State) []detect.Alert {
 	return nil
 }
 
+// alerts returns the alerts that the detectors hold now (pending and firing, and those
+// resolved in the last minutes), newest first, for the TUI's alerts pane and the metrics.
+func (p *pipeline) alerts() []detect.Alert {
+	return nil
+}
+
 // close stops what openPipeline started and flushes what is queued.
 func (p *pipeline) close() error {
 	if p.closed {
