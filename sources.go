@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/wiretop/wiretop/caps"
 	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/monitor"
 	"github.com/wiretop/wiretop/sampler"
@@ -104,8 +105,10 @@ func (s *sources) newState() *monitor.State {
 	return st
 }
 
-// start runs the producers until ctx is done or stop is called.
+// start runs the producers until ctx is done or stop is called. It first gives up the
+// capabilities that opening the sources needed (dropCapabilities).
 func (s *sources) start(ctx context.Context) {
+	s.dropCapabilities()
 	ctx, s.cancel = context.WithCancel(ctx)
 	if s.smp != nil {
 		s.samples = make(chan *sampler.Sample, 4)
@@ -156,6 +159,23 @@ func (s *sources) close() error {
 		errs = append(errs, s.smp.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// dropCapabilities keeps, of what the process holds, only what a running wiretop uses: the
+// capture handle, the BPF programs and the netlink sockets are open, and work on without
+// CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON. What stays: CAP_DAC_READ_SEARCH and
+// CAP_SYS_PTRACE, to map other users' sockets to their processes through /proc/PID/fd, and
+// in the TUI CAP_DAC_OVERRIDE, to write a pcap (key w) wherever the operator asks. A
+// failure is a note, not an error: the run goes on with what it has.
+func (s *sources) dropCapabilities() {
+	keep := []caps.Cap{caps.DACReadSearch, caps.SysPtrace}
+	if !s.cfg.Headless {
+		keep = append(keep, caps.DACOverride)
+	}
+	_, _, err := caps.Drop(keep...)
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		s.notes = append(s.notes, err.Error())
+	}
 }
 
 // refreshAddrsEvery is how often the host's addresses, which orient flows, are read again.
