@@ -195,20 +195,6 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	if c.MaxFlows < 1 || c.MaxFlows > maxFlows {
 		return c, fmt.Errorf("--max-flows %d: want 1 to %d", c.MaxFlows, maxFlows)
 	}
-	// The exporter, the history store and the alert sinks are being built: refuse rather than
-	// ignore them until they are.
-	if c.Metrics != "" {
-		return c, errors.New("--metrics: the Prometheus exporter is not part of this build yet")
-	}
-	if c.DB != "" {
-		return c, errors.New("--db: the history database is not part of this build yet")
-	}
-	if c.Alertmanager != "" {
-		return c, errors.New("--alertmanager: alerts are not part of this build yet")
-	}
-	if c.RulesPath != "" {
-		return c, errors.New("--rules: detection is not part of this build yet")
-	}
 	sp, err := parseSpeed(c.Speed)
 	if err != nil {
 		return c, err
