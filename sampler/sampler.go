@@ -117,7 +117,7 @@ func (s *Sampler) Tick(now time.Time) *Sample {
 
 	dev, err := readNetDev(s.opts.ProcRoot)
 	if err != nil {
-		smp.Errors = append(smp.Errors, err)
+		smp.Errors = append(smp.Errors, &SourceError{SourceNetDev, err})
 	} else {
 		if s.started && s.prevDev != nil {
 			smp.Interfaces = ifaceDeltas(s.prevDev, dev)
@@ -127,7 +127,7 @@ func (s *Sampler) Tick(now time.Time) *Sample {
 
 	k, err := readKernelTCP(s.opts.ProcRoot)
 	if err != nil {
-		smp.Errors = append(smp.Errors, err)
+		smp.Errors = append(smp.Errors, &SourceError{SourceKernelTCP, err})
 	} else {
 		if s.started {
 			smp.Kernel = kernelDelta(s.prevKernel, k)
@@ -164,7 +164,7 @@ func (s *Sampler) dumpSockets(smp *Sample) {
 	smp.Sockets, err = s.sockets(make([]Socket, 0, s.lastSockets+s.lastSockets/8+64))
 	s.lastSockets = len(smp.Sockets)
 	if err != nil {
-		smp.Errors = append(smp.Errors, err)
+		smp.Errors = append(smp.Errors, &SourceError{SourceSockets, err})
 	}
 }
 
