@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,6 +166,12 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 	if err := os.WriteFile(truncated, orig[:50000], 0o644); err != nil {
 		t.Fatal(err)
 	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0") // --metrics on an address already in use
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	busy := taken.Addr().String()
 	garbage := filepath.Join(dir, "garbage.pcap")
 	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a capture "), 300), 0o644); err != nil {
 		t.Fatal(err)
@@ -193,7 +200,8 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		{"missing capture", nil, []string{"--headless", "-r", "/nonexistent.pcap"}, 1, "wiretop: replay: open /nonexistent.pcap: no such file or directory", false},
 		{"unwritable pcap", nil, []string{"--headless", "-i", "lo", "-w", "/nonexistent/x.pcap", "--count", "1"}, 1, "/nonexistent/x.pcap: no such file or directory", false},
 		{"bad speed", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "--speed", "fast"}, 2, `--speed "fast": want max or a number > 0`, false},
-		{"metrics not built yet", nil, []string{"--headless", "--metrics", "127.0.0.1:9813"}, 1, "--metrics: the Prometheus exporter is not part of this build yet", false},
+		{"metrics address in use", nil, []string{"--headless", "--no-capture", "--metrics", busy, "--count", "1"}, 1, "wiretop: --metrics " + busy + ": listen tcp " + busy + ": bind: address already in use", false},
+		{"metrics address invalid", nil, []string{"--headless", "--no-capture", "--metrics", "127.0.0.1:http-alt-x", "--count", "1"}, 1, "wiretop: --metrics 127.0.0.1:http-alt-x: listen tcp: lookup tcp/http-alt-x", false},
 		{"buffer size zero", nil, []string{"--headless", "-i", "lo", "-B", "0"}, 2, "--buffer-size 0: want 1 to 1048576 KiB (1 GiB)", false},
 		{"buffer size on a replay", nil, []string{"--headless", "-r", "testdata/pcap/mixed-vlan.pcap", "-B", "1024"}, 2, "--buffer-size (-B) sizes the kernel buffer of a live capture: it cannot go with -r", false},
 		{"flow table without capture", nil, []string{"--headless", "--no-capture", "--max-flows", "100"}, 2, "--max-flows sizes packet capture: it cannot go with --no-capture", false},
