@@ -132,8 +132,11 @@ func (e *Exporter) Observe(st *monitor.State, alerts []detect.Alert) {
 	slotNow := now.Unix() / slotSeconds
 	s := &Snapshot{Time: now, Observed: time.Now(), Version: e.opts.Version}
 
+	netdevDown := failed(st.Errors(), sampler.SourceNetDev)
 	st.EachInterfaceAll(func(f *monitor.Iface) {
-		if !f.Present {
+		// while /proc/net/dev fails, every interface looks absent: keep reporting their
+		// totals (the source_up series says they are not current)
+		if !f.Present && !netdevDown {
 			return
 		}
 		s.Interfaces = append(s.Interfaces, IfaceTotals{Name: f.Name, RxBytes: f.Rx.Total, TxBytes: f.Tx.Total,
@@ -184,19 +187,23 @@ func (e *Exporter) Observe(st *monitor.State, alerts []detect.Alert) {
 func (e *Exporter) sources(observed bool, errs []error, captureUp bool) []SourceUp {
 	up := make([]SourceUp, 0, len(sampler.Sources)+1)
 	for _, name := range sampler.Sources {
-		ok := observed
-		for _, err := range errs {
-			var se *sampler.SourceError
-			if errors.As(err, &se) && se.Source == name {
-				ok = false
-			}
-		}
-		up = append(up, SourceUp{Source: name, Up: ok})
+		up = append(up, SourceUp{Source: name, Up: observed && !failed(errs, name)})
 	}
 	if e.opts.Capture {
 		up = append(up, SourceUp{Source: "capture", Up: observed && captureUp})
 	}
 	return up
+}
+
+// failed says whether errs holds a failure of the sampler's source name.
+func failed(errs []error, name string) bool {
+	for _, err := range errs {
+		var se *sampler.SourceError
+		if errors.As(err, &se) && se.Source == name {
+			return true
+		}
+	}
+	return false
 }
 
 func totals[K comparable](t *topN[K], labels func(K) [2]string) []KeyTotals {
