@@ -51,6 +51,7 @@ type Config struct {
 
 	History HistoryConfig // wiretop history's flags
 	Rules   RulesConfig   // wiretop rules' flags
+	Alerts  AlertsConfig  // the alert sinks: --alerts-log, --alert-exec, --alert-webhook
 
 	speed           float64 // --speed as a factor; 0 is as fast as possible
 	dbSet           bool    // --db was given (even as ''); else the default path applies
@@ -77,6 +78,7 @@ Usage:
   wiretop [-i IFACE] [-f BPF] [--packet-filter BPF] [-w FILE.pcap] [--interval 1s] [--no-capture]
           [-r FILE.pcap [--speed 1|10|max]] [--headless [--count N] [--top N]]
           [--metrics [ADDR]] [--db PATH] [--config PATH] [--alertmanager URL] [--rules PATH]
+          [--alerts-log PATH] [--alert-exec PROG] [--alert-webhook URL]
   wiretop daemon [the same flags] [--json]      record history, detect, alert, serve metrics; no TUI
   wiretop history [--help]                      reports from the history database, like vnstat
   wiretop rules [--help]                        the detection rules in force, and where each came from
@@ -131,6 +133,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.MetricsTop, "metrics-top", 50, "metrics: processes, remote hosts and ports exported (a sticky top N by the last hour's bytes)")
 	fs.StringVar(&c.DB, "db", "", "history database (default /var/lib/wiretop/wiretop.db as root, else $XDG_STATE_HOME/wiretop/wiretop.db; '' records nothing)")
 	fs.StringVar(&c.Alertmanager, "alertmanager", "", "post alerts to this Alertmanager (its base URL, e.g. http://127.0.0.1:9093)")
+	addAlertFlags(fs, &c)
 	fs.StringVar(&c.RulesPath, "rules", "", "detection rules file, TOML (default: the [rules] of the config file)")
 	if c.Command == "daemon" {
 		fs.BoolVar(&c.JSON, "json", false, "also print the JSON Lines that --headless prints")
@@ -149,6 +152,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 		return c, err
 	}
 	c.intervalSet, c.packetFilterSet, c.dbSet = fs.Changed("interval"), fs.Changed("packet-filter"), fs.Changed("db")
+	alertFlagsSet(fs, &c)
 	if c.Command == "daemon" {
 		if c.Headless {
 			return c, errors.New("daemon runs headless already: use --json for its JSON Lines, not --headless")

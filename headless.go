@@ -13,6 +13,7 @@ import (
 	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/detect"
 	"github.com/wiretop/wiretop/monitor"
+	"github.com/wiretop/wiretop/notify"
 	"github.com/wiretop/wiretop/sampler"
 )
 
@@ -299,22 +300,6 @@ func (h *headless) replayBatch(b *capture.Batch) error {
 }
 
 // alertRecord is an alert's "type":"alert" JSON line (DESIGN.md's fixed fields, and the
-// key, so that a reader pairs a resolution with its firing).
-func alertRecord(a detect.Alert) map[string]any {
-	rec := map[string]any{
-		"type":     "alert",
-		"time":     a.Started.Format(time.RFC3339Nano),
-		"rule":     a.Rule,
-		"severity": a.Severity,
-		"key":      a.Key,
-		"summary":  a.Summary,
-		"evidence": a.Evidence,
-		"state":    a.State,
-		"started":  a.Started.Format(time.RFC3339Nano),
-	}
-	if a.State == detect.Resolved {
-		rec["time"] = a.Resolved.Format(time.RFC3339Nano)
-		rec["resolved"] = a.Resolved.Format(time.RFC3339Nano)
-	}
-	return rec
-}
+// key, so that a reader pairs a resolution with its firing): the shape notify.Record defines
+// for the alerts log and the exec hook too.
+func alertRecord(a detect.Alert) map[string]any { return notify.Record(a) }

@@ -54,6 +54,7 @@ func runTUI(ctx context.Context, cfg Config) error {
 		ASCII:     cfg.ASCII,
 
 		OnInterval: func(st *monitor.State) { pl.interval(st) },
+		Alerts:     pl.alerts,
 	}
 	if src.cap != nil {
 		opts.Capture = src.cap // a nil *capture.Capture would make a non-nil interface

@@ -71,6 +71,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if i := int(msg.String()[0] - '1'); i < len(m.order) {
 			m.focus = i
 		}
+	case key.Matches(msg, alertsFocusKey) && m.focusAlerts():
 	case key.Matches(msg, g.Zoom):
 		m.zoom = !m.zoom
 	case key.Matches(msg, g.Help):

@@ -18,6 +18,7 @@ const (
 	slotProcesses
 	slotTalkers
 	slotPackets
+	slotAlerts // not in the grid: it fills the body when focused (ui/alerts.go)
 	numSlots
 )
 

@@ -98,6 +98,9 @@ func NewModel(opts Options) Model {
 		m.setPane(slotTalkers, newTalkersPane(st, styles, m.prefs, nil))
 		m.setPane(slotPackets, newPacketsPane(st, styles, m.prefs, opts.Capture, opts.Clock))
 	}
+	if opts.Alerts != nil {
+		m.setPane(slotAlerts, newAlertsPane(st, styles, opts.Alerts, opts.Clock))
+	}
 	return m
 }
 
@@ -245,6 +248,7 @@ func (m *Model) apply(msg SampleMsg) tea.Cmd {
 	m.state.Apply(msg.Sample)
 	if f := m.opts.OnInterval; f != nil && !msg.Sample.Baseline && !msg.Sample.Refresh {
 		f(m.state)
+		m.noteAlerts()
 	}
 	if m.paused {
 		return nil
@@ -261,6 +265,7 @@ func (m *Model) applyBatch(msg BatchMsg) tea.Cmd {
 	m.state.ApplyBatch(b)
 	if f := m.opts.OnInterval; f != nil && m.opts.Capture != nil && m.opts.Capture.Replay() {
 		f(m.state) // a replay has no sampler: each batch closes an interval
+		m.noteAlerts()
 	}
 	if m.opts.RequestRefresh != nil && m.state.NeedRefresh() {
 		m.opts.RequestRefresh() // non-blocking: the sampler answers with an extra sample
@@ -308,9 +313,13 @@ func (m *Model) togglePause() tea.Cmd {
 	return m.broadcast(refreshMsg{})
 }
 
-// layoutGrid is the grid in force: nil when zoomed or too small for one.
+// layoutGrid is the grid in force: nil when zoomed, too small for one, or when the focused
+// pane is not in it (the alerts pane).
 func (m *Model) layoutGrid() map[paneID]rect {
 	if m.zoom {
+		return nil
+	}
+	if _, ok := m.grid[m.order[m.focus]]; !ok {
 		return nil
 	}
 	return m.grid
@@ -363,7 +372,10 @@ func (m Model) View() string {
 func (m *Model) gridView(g map[paneID]rect, h int) []string {
 	body := make([]string, h)
 	for i, id := range m.order {
-		r := g[id]
+		r, ok := g[id]
+		if !ok {
+			continue // the alerts pane shows only when focused
+		}
 		p := m.slots[id]
 		st := m.styles.Title
 		if i == m.focus {

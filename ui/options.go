@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wiretop/wiretop/capture"
+	"github.com/wiretop/wiretop/detect"
 	"github.com/wiretop/wiretop/monitor"
 	"github.com/wiretop/wiretop/sampler"
 )
@@ -48,6 +49,10 @@ type Options struct {
 	// sample is applied, or in a replay a batch), after the state has applied it: the caller's
 	// pipeline (history, detection, alert sinks) hooks in here. It must not block.
 	OnInterval func(st *monitor.State)
+	// Alerts, when set, returns the alerts the detectors hold (pending, firing and recently
+	// resolved); the model calls it on the UI goroutine after OnInterval, for the alerts pane
+	// and the header's count of firing alerts. It must not block. Nil: no alerts pane.
+	Alerts func() []detect.Alert
 	// Clock returns the wall time, for what the samples do not date (the moment the display
 	// was paused, the header before the first sample). Nil: time.Now. Tests fix it.
 	Clock func() time.Time
