@@ -3,26 +3,81 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/wiretop/wiretop/detect"
 	"github.com/wiretop/wiretop/monitor"
 )
 
 // detectStage runs the detectors once per interval (issue 7).
-type detectStage struct{}
+type detectStage struct {
+	eng  *detect.Engine
+	view monitor.DetectView
+	base monitor.Baselines
+}
+
+// loadRules returns the rules in force: the defaults, then the config file's [rules]
+// section, then the --rules file (which must exist).
+func loadRules(cfg Config) (*detect.RuleSet, error) {
+	rs := detect.DefaultRules()
+	if path := cfg.prefsPath(); path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("read config: %w", err)
+		default:
+			if err := rs.Load(data, path, "rules"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.RulesPath != "" {
+		data, err := os.ReadFile(cfg.RulesPath)
+		if err != nil {
+			return nil, fmt.Errorf("--rules: %w", err)
+		}
+		if err := rs.Load(data, cfg.RulesPath, ""); err != nil {
+			return nil, err
+		}
+	}
+	return rs, nil
+}
 
 // openDetectStage loads the rules cfg names; hist gives the baselines (nil without history).
 func openDetectStage(ctx context.Context, cfg Config, hist *historyStage) (*detectStage, []string, error) {
-	if cfg.RulesPath != "" {
-		return nil, nil, errors.New("--rules: detection is not part of this build yet")
+	rs, err := loadRules(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, nil
+	d := &detectStage{base: hist.baselines()}
+	var notes []string
+	if d.base == nil {
+		rs.NoBaselines()
+		notes = append(notes, "detection: baseline rules off (no history)")
+	}
+	d.eng = detect.New(rs)
+	return d, notes, nil
 }
 
 // interval evaluates the detectors over st and returns the alert transitions.
-func (d *detectStage) interval(st *monitor.State) []detect.Alert { return nil }
+func (d *detectStage) interval(st *monitor.State) []detect.Alert {
+	if d == nil {
+		return nil
+	}
+	st.DetectView(&d.view)
+	d.view.Baselines = d.base
+	return d.eng.Eval(&d.view, d.view.Time)
+}
 
 // current returns the alerts held now, newest first.
-func (d *detectStage) current() []detect.Alert { return nil }
+func (d *detectStage) current() []detect.Alert {
+	if d == nil {
+		return nil
+	}
+	return d.eng.Current()
+}
 
 func (d *detectStage) close() error { return nil }

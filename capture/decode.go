@@ -110,6 +110,12 @@ type pktInfo struct {
 	src, dst netip.Addr
 	l3, l4   int // offsets of the network and transport headers in data
 	l4len    int // length of the network payload per the IP header (-1 if unknown)
+
+	// An ICMP or ICMPv6 port unreachable, and the packet it quotes (handshake.go).
+	unreach        bool
+	iproto         uint8
+	isport, idport uint16
+	isrc, idst     netip.Addr
 }
 
 // decode parses data captured on a link of kind lk into p. It returns true
@@ -284,7 +290,44 @@ func decodeL4(data []byte, off int, p *pktInfo) {
 		if p.proto == protoTCP && len(data) >= off+14 {
 			p.flags = data[off+13]
 		}
+	case protoICMP:
+		// type 3 (destination unreachable), code 3 (port unreachable), RFC 792: the
+		// quoted IPv4 header and the first 8 bytes of its payload follow the 8-byte header.
+		if off >= 0 && !p.ipv6 && len(data) >= off+8+20 && data[off] == 3 && data[off+1] == 3 {
+			decodeQuoted4(data, off+8, p)
+		}
+	case protoICMPv6:
+		// type 1 (destination unreachable), code 4 (port unreachable), RFC 4443.
+		if off >= 0 && p.ipv6 && len(data) >= off+8+40+4 && data[off] == 1 && data[off+1] == 4 {
+			q := off + 8
+			if data[q]>>4 == 6 && (data[q+6] == protoUDP || data[q+6] == protoTCP) {
+				p.iproto = data[q+6]
+				p.isrc = netip.AddrFrom16([16]byte(data[q+8 : q+24]))
+				p.idst = netip.AddrFrom16([16]byte(data[q+24 : q+40]))
+				p.isport = binary.BigEndian.Uint16(data[q+40 : q+42])
+				p.idport = binary.BigEndian.Uint16(data[q+42 : q+44])
+				p.unreach = true
+			}
+		}
 	}
+}
+
+// decodeQuoted4 reads the IPv4 header and ports an ICMP error quotes at q.
+func decodeQuoted4(data []byte, q int, p *pktInfo) {
+	if data[q]>>4 != 4 {
+		return
+	}
+	ihl := int(data[q]&0x0f) * 4
+	proto := data[q+9]
+	if ihl < 20 || len(data) < q+ihl+4 || (proto != protoUDP && proto != protoTCP) {
+		return
+	}
+	p.iproto = proto
+	p.isrc = netip.AddrFrom4([4]byte(data[q+12 : q+16]))
+	p.idst = netip.AddrFrom4([4]byte(data[q+16 : q+20]))
+	p.isport = binary.BigEndian.Uint16(data[q+ihl : q+ihl+2])
+	p.idport = binary.BigEndian.Uint16(data[q+ihl+2 : q+ihl+4])
+	p.unreach = true
 }
 
 // protoName names an IP protocol number as the JSON contract does.

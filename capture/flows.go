@@ -82,9 +82,11 @@ type flowEntry struct {
 	// second cache line
 	flags       uint8 // TCP flags seen in the interval
 	used        bool
+	hs          uint16 // handshake facts (Hs*) since the flow entered the table
 	rxPH, txPH  uint32 // interval packets, high 32 bits
 	first, last int64  // unix nanoseconds
-	_           [32]byte
+	marked      bool   // in dirty without packets in the interval (markKey)
+	_           [31]byte
 }
 
 func newFlowTable(capacity int) *flowTable {
@@ -205,7 +207,7 @@ func (t *flowTable) accountKey(fk *fkey, h uint64, tx bool, wireLen uint64, flag
 		*e = flowEntry{key: *fk, used: true, first: ts, last: ts}
 		t.n++
 	}
-	if e.rxP|e.txP|e.rxPH|e.txPH == 0 {
+	if e.rxP|e.txP|e.rxPH|e.txPH == 0 && !e.marked {
 		t.dirty = append(t.dirty, idx)
 	}
 	if tx {
@@ -220,6 +222,7 @@ func (t *flowTable) accountKey(fk *fkey, h uint64, tx bool, wireLen uint64, flag
 		}
 	}
 	e.flags |= flags
+	e.hs |= hsBits(flags, tx)
 	if ts > e.last {
 		e.last = ts
 	} else if ts < e.first {
@@ -263,9 +266,9 @@ func (t *flowTable) swap() (flows []FlowDelta, overflow FlowDelta, other Counter
 		flows = append(flows, FlowDelta{
 			Key: e.key.flowKey(), RxBytes: e.rxB, TxBytes: e.txB,
 			RxPackets: uint64(e.rxPH)<<32 | uint64(e.rxP), TxPackets: uint64(e.txPH)<<32 | uint64(e.txP),
-			Flags: e.flags, First: time.Unix(0, e.first), Last: time.Unix(0, e.last),
+			Flags: e.flags, Handshake: e.hs, First: time.Unix(0, e.first), Last: time.Unix(0, e.last),
 		})
-		e.rxB, e.txB, e.rxP, e.txP, e.rxPH, e.txPH, e.flags = 0, 0, 0, 0, 0, 0, 0
+		e.rxB, e.txB, e.rxP, e.txP, e.rxPH, e.txPH, e.flags, e.marked = 0, 0, 0, 0, 0, 0, 0, false
 	}
 	t.dirty = t.dirty[:0]
 	if t.overflowDirty {

@@ -151,6 +151,9 @@ func (l *loop) packet(data []byte, ci *gopacket.CaptureInfo) {
 		if l.nacct++; l.nacct == acctBatch {
 			l.flushAcct()
 		}
+		if p.unreach {
+			l.unreachable(p)
+		}
 	} else {
 		l.table.other.Packets++
 		l.table.other.Bytes += wire

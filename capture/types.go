@@ -110,6 +110,10 @@ type FlowDelta struct {
 	// Flags is the OR of the TCP flags seen in the interval (FIN 0x01, SYN
 	// 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80).
 	Flags uint8
+	// Handshake is the OR of the handshake facts (HsSynIn, HsRstOut, ...) seen since the
+	// flow entered the table, not only in the interval: a SYN of the previous interval and
+	// the RST that answered it in this one are read together.
+	Handshake uint16
 	// First is when the flow was first seen (since it entered the table).
 	First time.Time
 	// Last is when the flow was last seen.
@@ -129,6 +133,7 @@ func (d *FlowDelta) add(o *FlowDelta) {
 	d.RxPackets += o.RxPackets
 	d.TxPackets += o.TxPackets
 	d.Flags |= o.Flags
+	d.Handshake |= o.Handshake
 	if d.First.IsZero() || (!o.First.IsZero() && o.First.Before(d.First)) {
 		d.First = o.First
 	}

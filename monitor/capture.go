@@ -32,7 +32,9 @@ func (st *State) ApplyBatch(b *capture.Batch) {
 	st.cap.Batches++
 	for i := range b.Flows {
 		d := &b.Flows[i]
-		st.add(st.talkerFor(d, b.Start), d, b.Start)
+		t := st.talkerFor(d, b.Start)
+		st.add(t, d, b.Start)
+		st.noteFact(d, t)
 	}
 	if b.Overflow.RxPackets+b.Overflow.TxPackets > 0 {
 		st.add(st.overflow, &b.Overflow, b.Start)

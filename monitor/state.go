@@ -148,6 +148,7 @@ type State struct {
 	lastPackets           []capture.PacketSummary
 	packetFilter          string           // Batch.PacketFilter of the packets in the ring
 	lastSockets           []sampler.Socket // the latest socket table (the sampler does not reuse it)
+	facts                 flowFacts        // the open interval's flow facts for the detectors (detect_view.go)
 }
 
 const numStates = 11 // len(sampler.StateNames)

@@ -188,6 +188,7 @@ func (r *procResolver) Resolve(socks []Socket, procs map[int]*Proc) {
 			continue
 		}
 		s.PID = p.pid
+		s.Stdio = s.Proto == ProtoTCP && s.State == StateEstablished && p.stdio(s.Inode)
 		if procs != nil && p != last {
 			procs[p.pid] = p.proc
 			last = p

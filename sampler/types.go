@@ -122,6 +122,9 @@ type Socket struct {
 	BytesReceived uint64
 
 	PID int // the owning process, resolved through /proc/PID/fd; 0 when unknown
+	// Stdio says the owning process holds this (established TCP) socket as its standard
+	// input or output, fd 0 or 1 (sampler/stdio.go).
+	Stdio bool
 }
 
 // Proc is a process that owns sockets.
