@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 
 	"github.com/wiretop/wiretop/detect"
@@ -20,40 +18,43 @@ type detectStage struct {
 
 // loadRules returns the rules in force: the defaults, then the config file's [rules]
 // section, then the --rules file (which must exist).
-func loadRules(cfg Config) (*detect.RuleSet, error) {
+//
+// A default config file that cannot be read leaves the default rules and a note
+// (readConfigFile).
+func loadRules(cfg Config) (*detect.RuleSet, []string, error) {
 	rs := detect.DefaultRules()
-	if path := cfg.prefsPath(); path != "" {
-		data, err := os.ReadFile(path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			return nil, fmt.Errorf("read config: %w", err)
-		default:
-			if err := rs.Load(data, path, "rules"); err != nil {
-				return nil, err
-			}
+	var notes []string
+	data, path, note, err := cfg.readConfigFile("detection")
+	if err != nil {
+		return nil, nil, err
+	}
+	if note != "" {
+		notes = append(notes, note)
+	}
+	if data != nil {
+		if err := rs.Load(data, path, "rules"); err != nil {
+			return nil, nil, err
 		}
 	}
 	if cfg.RulesPath != "" {
 		data, err := os.ReadFile(cfg.RulesPath)
 		if err != nil {
-			return nil, fmt.Errorf("--rules: %w", err)
+			return nil, nil, fmt.Errorf("--rules: %w", err)
 		}
 		if err := rs.Load(data, cfg.RulesPath, ""); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return rs, nil
+	return rs, notes, nil
 }
 
 // openDetectStage loads the rules cfg names; hist gives the baselines (nil without history).
 func openDetectStage(ctx context.Context, cfg Config, hist *historyStage) (*detectStage, []string, error) {
-	rs, err := loadRules(cfg)
+	rs, notes, err := loadRules(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	d := &detectStage{base: hist.baselines()}
-	var notes []string
 	if d.base == nil {
 		rs.NoBaselines()
 		notes = append(notes, "detection: baseline rules off (no history)")

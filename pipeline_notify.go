@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -48,15 +47,11 @@ func alertFlagsSet(fs *pflag.FlagSet, c *Config) {
 
 // loadAlertsConfig reads the [alerts] table of the config file at path (a missing file is
 // no table) and returns a with the flags' values kept over the file's.
-func loadAlertsConfig(path string, a AlertsConfig, alertmanager string) (AlertsConfig, string, error) {
+func loadAlertsConfig(path string, data []byte, a AlertsConfig, alertmanager string) (AlertsConfig, string, error) {
 	var file struct {
 		Alerts AlertsConfig `toml:"alerts"`
 	}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return a, alertmanager, fmt.Errorf("read %s: %w", path, err)
-		}
+	if data != nil {
 		if md, err := toml.Decode(string(data), &file); err != nil {
 			return a, alertmanager, fmt.Errorf("%s: [alerts]: %w", path, err)
 		} else {
@@ -98,12 +93,20 @@ type notifyStage struct {
 const notifyCloseTimeout = 5 * time.Second
 
 func openNotifyStage(ctx context.Context, cfg Config) (*notifyStage, []string, error) {
-	a, am, err := loadAlertsConfig(cfg.prefsPath(), cfg.Alerts, cfg.Alertmanager)
+	data, path, note, err := cfg.readConfigFile("alerts")
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes []string
+	if note != "" {
+		notes = append(notes, note)
+	}
+	a, am, err := loadAlertsConfig(path, data, cfg.Alerts, cfg.Alertmanager)
 	if err != nil {
 		return nil, nil, err
 	}
 	if a.Log == "" && len(a.Exec) == 0 && a.Webhook == "" && am == "" {
-		return nil, nil, nil
+		return nil, notes, nil
 	}
 	s := &notifyStage{stderr: cfg.Headless}
 	s.n, err = notify.New(notify.Options{
@@ -117,7 +120,7 @@ func openNotifyStage(ctx context.Context, cfg Config) (*notifyStage, []string, e
 	for _, st := range s.n.Stats() {
 		sinks = append(sinks, st.Sink)
 	}
-	return s, []string{"alerts go to: " + strings.Join(sinks, ", ")}, nil
+	return s, append(notes, "alerts go to: "+strings.Join(sinks, ", ")), nil
 }
 
 func (s *notifyStage) report(err error) {

@@ -43,9 +43,12 @@ func runRules(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if cfg.Rules.RulesPath != "" {
 		cfg.RulesPath = cfg.Rules.RulesPath
 	}
-	rs, err := loadRules(cfg)
+	rs, notes, err := loadRules(cfg)
 	if err != nil {
 		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stdout, "#", n)
 	}
 	rs.NoBaselines() // `wiretop rules` opens no history
 	settings := rs.Settings()
