@@ -16,10 +16,10 @@ type writer struct {
 	s  *Store
 	db *sql.DB
 
-	keyIDs  map[keyT]int64
-	lastEnd time.Time // the bucket time of the last recorded interval (monotone)
-	rolled  int64     // start of the oldest 5-minute bucket not yet rolled up; 0: none written
-	pendingKeys []keyT // keys added by the open transaction (dropped from the cache if it fails)
+	keyIDs      map[keyT]int64
+	lastEnd     time.Time // the bucket time of the last recorded interval (monotone)
+	rolled      int64     // start of the oldest 5-minute bucket not yet rolled up; 0: none written
+	pendingKeys []keyT    // keys added by the open transaction (dropped from the cache if it fails)
 }
 
 type keyT struct{ cat, a, b, c string }
