@@ -91,6 +91,20 @@ type FlowKey struct {
 	Remote netip.AddrPort
 }
 
+// ServicePort is the port of the flow's service, as the port series of the metrics and
+// the history count it: the lower of its two ports (a server's port is the well-known or
+// registered one, a client's the ephemeral one); 0 for protocols without ports.
+func (k FlowKey) ServicePort() uint16 {
+	l, r := k.Local.Port(), k.Remote.Port()
+	switch {
+	case l == 0:
+		return r
+	case r == 0:
+		return l
+	}
+	return min(l, r)
+}
+
 // ProtoName returns the name of the flow's protocol ("tcp", "udp", "icmp",
 // "icmp6", ...), or its number.
 func (k FlowKey) ProtoName() string { return protoName(k.Proto) }

@@ -152,7 +152,7 @@ func (e *Exporter) Observe(st *monitor.State, alerts []detect.Alert) {
 	})
 	st.EachIntervalTalker(func(t *monitor.Talker) {
 		e.hosts.add(t.Key.Remote.Addr(), t.RxBytes, t.TxBytes, slotNow)
-		if port := servicePort(t.Key); port != 0 {
+		if port := t.Key.ServicePort(); port != 0 {
 			e.ports.add(portKey{t.Proto, port}, t.RxBytes, t.TxBytes, slotNow)
 		}
 	})
@@ -216,20 +216,6 @@ func totals[K comparable](t *topN[K], labels func(K) [2]string) []KeyTotals {
 		return cmp.Or(cmp.Compare(a.Labels[0], b.Labels[0]), cmp.Compare(a.Labels[1], b.Labels[1]))
 	})
 	return out
-}
-
-// servicePort is the port a flow's service listens on, as a port series counts it: the
-// lower of its two ports (a server's port is the well-known or registered one, a client's
-// the ephemeral one); 0 for protocols without ports.
-func servicePort(k capture.FlowKey) uint16 {
-	l, r := k.Local.Port(), k.Remote.Port()
-	switch {
-	case l == 0:
-		return r
-	case r == 0:
-		return l
-	}
-	return min(l, r)
 }
 
 // alertSeries counts the alerts by rule, severity and state, and lists the firing ones.

@@ -58,6 +58,7 @@ type Process struct {
 	PID     int
 	Comm    string
 	Cmdline string
+	Exe     string // the executable's path ("" when unknown)
 	User    string
 	UID     uint32
 	Source  string // "tcp_info" or "pcap"
@@ -421,7 +422,7 @@ func (st *State) touchProcs(s *sampler.Sample) {
 			p = &Process{PID: pid, Source: st.procSource()}
 			st.procs[pid] = p
 		}
-		p.Comm, p.Cmdline, p.User, p.UID = sp.Comm, sp.Cmdline, sp.User, sp.UID
+		p.Comm, p.Cmdline, p.Exe, p.User, p.UID = sp.Comm, sp.Cmdline, sp.Exe, sp.User, sp.UID
 		p.Alive = true
 	}
 	// forget processes that are gone and moved nothing for a long time, so the map stays bounded

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -488,7 +489,7 @@ func (r *procResolver) refreshProc(p *pidFDs) bool {
 	return p.proc != nil
 }
 
-// loadProc reads comm, cmdline and the real uid of pid into a new *Proc.
+// loadProc reads comm, cmdline, the executable and the real uid of pid into a new *Proc.
 func (r *procResolver) loadProc(p *pidFDs, start uint64, statComm string) error {
 	comm, err := os.ReadFile(filepath.Join(p.dir, "comm"))
 	if err != nil {
@@ -506,8 +507,11 @@ func (r *procResolver) loadProc(p *pidFDs, start uint64, statComm string) error 
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Join(p.dir, "status"), err)
 	}
+	exe, _ := os.Readlink(filepath.Join(p.dir, "exe")) // a process identity for history; optional
+	exe = strings.TrimSuffix(exe, " (deleted)")        // an upgraded binary is the same program
 	p.proc = &Proc{
 		PID:     p.pid,
+		Exe:     exe,
 		Comm:    string(bytes.TrimSuffix(comm, []byte{'\n'})),
 		Cmdline: string(bytes.TrimSpace(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))),
 		UID:     uid,

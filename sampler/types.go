@@ -132,6 +132,7 @@ type Proc struct {
 	PID     int
 	Comm    string // /proc/PID/comm
 	Cmdline string // /proc/PID/cmdline, NULs replaced by spaces
+	Exe     string // the target of /proc/PID/exe ("" when it cannot be read: a kernel thread, or no permission)
 	UID     uint32 // real uid
 	User    string // user name of UID, or the number when it has none
 }
