@@ -28,6 +28,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	_ = os.Chmod(dir, 0o755)
+	// the runs' default history database goes to a directory of the test's, not to
+	// /var/lib/wiretop (systemd's variable, which defaultDBPath honours)
+	state := filepath.Join(dir, "state")
+	_ = os.Mkdir(state, 0o755)
+	os.Setenv("STATE_DIRECTORY", state)
 	wiretopBin = filepath.Join(dir, "wiretop")
 	build := exec.Command("go", "build", "-o", wiretopBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

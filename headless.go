@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/wiretop/wiretop/capture"
@@ -53,6 +54,11 @@ func runHeadless(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer h.pl.close()
+	if cfg.Command == "daemon" {
+		for _, n := range h.pl.notes {
+			fmt.Fprintln(os.Stderr, "wiretop:", n) // the journal's record of what the daemon does
+		}
+	}
 	src.start(ctx)
 	if cfg.ReplayFile != "" {
 		err = h.replay(ctx)
@@ -80,7 +86,7 @@ func runHeadless(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 // status is the status of the latest sample, with why capture is off.
 func (h *headless) status() monitor.StatusRecord {
-	return h.st.StatusRecord(h.src.cap != nil, h.src.notes...)
+	return h.st.StatusRecord(h.src.cap != nil, append(slices.Clip(h.src.notes), h.pl.status()...)...)
 }
 
 func (h *headless) emit(v any) error {

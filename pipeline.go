@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/wiretop/wiretop/detect"
 	"github.com/wiretop/wiretop/monitor"
@@ -65,6 +66,12 @@ func (p *pipeline) interval(st *monitor.State) []detect.Alert {
 	p.sinks.send(changed)
 	p.met.interval(st)
 	return changed
+}
+
+// status is what the pipeline has to say in the status line: its notes from the start,
+// then what the history recorder noticed since.
+func (p *pipeline) status() []string {
+	return append(slices.Clip(p.notes), p.hist.status()...)
 }
 
 // alerts returns the alerts that the detectors hold now (pending and firing, and those

@@ -1,5 +1,7 @@
 package monitor
 
+import "time"
+
 // Read methods for the metrics exporter (metrics/): visitors over the last closed interval
 // that copy nothing, so that the exporter's per-interval work stays small with 100,000
 // talkers and 10,000 processes.
@@ -34,3 +36,6 @@ func (st *State) EachIntervalTalker(fn func(t *Talker)) {
 
 // Intervals returns how many intervals were closed so far.
 func (st *State) Intervals() int { return st.intervals }
+
+// IntervalElapsed returns the length of the last closed interval.
+func (st *State) IntervalElapsed() time.Duration { return st.lastEl }
