@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/wiretop
 ARGS    ?=
 
-.PHONY: run test build deps vet bench fuzz clean
+.PHONY: run test build deps vet bench fuzz clean agree-vnstat
 
 ## run: build and start the TUI on the default-route interface (ARGS="..." adds flags)
 run: deps build
@@ -16,6 +16,10 @@ test: deps
 	$(GO) vet ./...
 	GOOS=darwin $(GO) vet ./sampler ./monitor ./capture/...
 	$(GO) test -count=1 -timeout 30m ./...
+
+## agree-vnstat: vnstat's daemon and wiretop daemon on one lab veth for three 5-minute buckets of iperf3 (about 20 minutes, root)
+agree-vnstat: deps
+	WIRETOP_AGREE=1 $(GO) test -count=1 -run '^TestAgreeVnstat$$' -v -timeout 40m .
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .

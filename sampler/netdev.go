@@ -147,8 +147,10 @@ func counterDelta(prev, cur uint64) uint64 {
 // ifaceDeltas returns one IfaceDelta per interface of cur, sorted by name: the
 // counterDelta of every counter against the interface of the same name in prev. An
 // interface that is not in prev (new, or renamed) counts zero this interval: its counters
-// become the baseline. An interface of prev that is not in cur is omitted.
-func ifaceDeltas(prev, cur []IfaceCounters) []IfaceDelta {
+// become the baseline; but one whose name is in gone (seen before, then absent from a
+// good read: deleted and created again) counts from zero, as a new device's counters
+// start. An interface of prev that is not in cur is omitted.
+func ifaceDeltas(prev, cur []IfaceCounters, gone map[string]bool) []IfaceDelta {
 	old := make(map[string]*IfaceCounters, len(prev))
 	for i := range prev {
 		old[prev[i].Name] = &prev[i]
@@ -166,6 +168,9 @@ func ifaceDeltas(prev, cur []IfaceCounters) []IfaceDelta {
 			d.TxPackets = counterDelta(p.TxPackets, c.TxPackets)
 			d.TxErrors = counterDelta(p.TxErrors, c.TxErrors)
 			d.TxDropped = counterDelta(p.TxDropped, c.TxDropped)
+		} else if gone[c.Name] {
+			d.RxBytes, d.RxPackets, d.RxErrors, d.RxDropped = c.RxBytes, c.RxPackets, c.RxErrors, c.RxDropped
+			d.TxBytes, d.TxPackets, d.TxErrors, d.TxDropped = c.TxBytes, c.TxPackets, c.TxErrors, c.TxDropped
 		}
 		out = append(out, d)
 	}

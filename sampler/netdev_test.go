@@ -181,6 +181,7 @@ func TestIfaceDeltas(t *testing.T) {
 	tests := []struct {
 		name      string
 		prev, cur []IfaceCounters
+		gone      map[string]bool
 		want      []IfaceDelta
 	}{
 		{
@@ -226,6 +227,13 @@ func TestIfaceDeltas(t *testing.T) {
 			want: []IfaceDelta{d("veth0", 300, 200)},
 		},
 		{
+			name: "deleted, absent from a read, and created again: counts from zero",
+			prev: []IfaceCounters{c("eth0", 100, 100)},
+			cur:  []IfaceCounters{c("eth0", 100, 100), c("veth0", 300, 200)},
+			gone: map[string]bool{"veth0": true},
+			want: []IfaceDelta{d("eth0", 0, 0), d("veth0", 300, 200)},
+		},
+		{
 			name: "wrap",
 			prev: []IfaceCounters{c("eth0", math.MaxUint64-4, math.MaxUint32-4)},
 			cur:  []IfaceCounters{c("eth0", 5, 5)},
@@ -240,7 +248,7 @@ func TestIfaceDeltas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ifaceDeltas(tt.prev, tt.cur)
+			got := ifaceDeltas(tt.prev, tt.cur, tt.gone)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ifaceDeltas() mismatch (-want +got):\n%s", diff)
 			}

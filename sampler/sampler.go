@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -36,6 +37,8 @@ type Sampler struct {
 	started     bool
 	last        time.Time
 	prevDev     []IfaceCounters
+	haveDev     bool            // prevDev holds a good read
+	goneDev     map[string]bool // interfaces seen, then absent from a good read of /proc/net/dev
 	prevKernel  KernelTCP
 	status      Status
 	destroyed   int // destroy events dropped because the buffer was full, session total
@@ -119,10 +122,11 @@ func (s *Sampler) Tick(now time.Time) *Sample {
 	if err != nil {
 		smp.Errors = append(smp.Errors, &SourceError{SourceNetDev, err})
 	} else {
-		if s.started && s.prevDev != nil {
-			smp.Interfaces = ifaceDeltas(s.prevDev, dev)
+		if s.started && s.haveDev {
+			smp.Interfaces = ifaceDeltas(s.prevDev, dev, s.goneDev)
 		}
-		s.prevDev = dev
+		s.noteGone(dev)
+		s.prevDev, s.haveDev = dev, true // a good read, even of no interface
 	}
 
 	k, err := readKernelTCP(s.opts.ProcRoot)
@@ -398,3 +402,20 @@ func (smp *Sample) merge(next *Sample) {
 
 // IsRoot reports whether the process runs with uid 0.
 func IsRoot() bool { return os.Geteuid() == 0 }
+
+// noteGone updates the interfaces that vanished: those of the previous read missing from
+// cur join, those back in cur leave (their return was counted by ifaceDeltas).
+func (s *Sampler) noteGone(cur []IfaceCounters) {
+	if s.goneDev == nil {
+		s.goneDev = map[string]bool{}
+	}
+	for i := range cur {
+		delete(s.goneDev, cur[i].Name)
+	}
+	for i := range s.prevDev {
+		name := s.prevDev[i].Name
+		if !slices.ContainsFunc(cur, func(c IfaceCounters) bool { return c.Name == name }) && len(s.goneDev) < 4096 {
+			s.goneDev[name] = true
+		}
+	}
+}
