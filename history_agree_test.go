@@ -97,8 +97,8 @@ AlwaysAddNewInterfaces 0
 		Interfaces []struct {
 			Traffic struct {
 				Fiveminute []struct {
-					Date struct{ Year, Month, Day int }
-					Time struct{ Hour, Minute int }
+					Date   struct{ Year, Month, Day int }
+					Time   struct{ Hour, Minute int }
 					Rx, Tx uint64
 				}
 			}

@@ -138,7 +138,7 @@ func TestHistoryCounterFaults(t *testing.T) {
 	w = start()
 	step(cur+2500, 2500)
 	step(1<<64-1000, 0) // set up a wrap: this jump is more than a link carries, a fault...
-	step(500, 1500) // ...and the wrap: 1000 to the top, then 500
+	step(500, 1500)     // ...and the wrap: 1000 to the top, then 500
 	p.dev(map[string]uint64{})
 	time.Sleep(300 * time.Millisecond) // the interface is gone
 	cur = 0
