@@ -43,6 +43,9 @@ AlwaysAddNewInterfaces 0
 `, dir, l.hostIf)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if out, err := exec.Command("vnstatd", "--config", conf, "--initdb").CombinedOutput(); err != nil {
+		t.Fatalf("vnstatd --initdb: %v\n%s", err, out)
+	}
 	if out, err := exec.Command("vnstat", "--config", conf, "--add", "-i", l.hostIf).CombinedOutput(); err != nil {
 		t.Fatalf("vnstat --add: %v\n%s", err, out)
 	}

@@ -7,9 +7,11 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +25,8 @@ func runHelper(role string, args []string) int {
 	switch role {
 	case "states":
 		return helperStates(os.Getenv("WIRETOP_TEST_ADDR"))
+	case "http":
+		return helperHTTP(os.Getenv("WIRETOP_TEST_ADDR"), os.Getenv("WIRETOP_TEST_SIZE"))
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper", role)
 	return 2
@@ -63,6 +67,22 @@ func helperStates(ip string) int {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	_ = ln2
 	return 0
+}
+
+// helperHTTP serves a body of size bytes on addr (host:port) to every GET, until killed.
+func helperHTTP(addr, size string) int {
+	n, err := strconv.Atoi(size)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper: size:", err)
+		return 2
+	}
+	body := bytes.Repeat([]byte("w"), n)
+	err = http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(body)
+	}))
+	fmt.Fprintln(os.Stderr, "helper:", err)
+	return 1
 }
 
 // ssStates counts the first column of `ss -tan` (run by prefix), as
