@@ -134,3 +134,63 @@ func TestHistoryLabProcessesHosts(t *testing.T) {
 	prx, _ := sumKeyed(t, ports, "port", 8080)
 	within(t, "port tcp/8080 received (frames, against curl's bytes)", prx, curlBytes, 0.02)
 }
+
+// TestHistoryDaemonAndTUI runs a TUI and a headless wiretop beside a recording daemon on
+// the same database: both say they only read it, and after an iperf3 transfer the history
+// holds the veth's traffic once (what /proc/net/dev counted), not two or three times.
+func TestHistoryDaemonAndTUI(t *testing.T) {
+	l := newLab(t, 102)
+	requireTool(t, "iperf3")
+	srv := l.cmd("iperf3", "-s", "-1", "-p", "5201")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	l.waitListening(t, 5201)
+	dir, err := os.MkdirTemp("/tmp", "wt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	db := filepath.Join(dir, "h.db") // short: the TUI's status line shows it whole
+	rx0, tx0 := devCounters(t, l.hostIf)
+	d := startWiretop(t, nil, "daemon", "--db", db, "--no-capture", "-i", l.hostIf, "--interval", "500ms")
+	time.Sleep(time.Second)
+	tui := startTUI(t, 160, 40, nil, "--db", db, "--no-capture", "-i", l.hostIf, "--interval", "500ms", "--config", filepath.Join(dir, "none.toml"))
+	tui.waitText(10*time.Second, "history: reading only")
+	h := startWiretop(t, nil, "--headless", "--db", db, "--no-capture", "-i", l.hostIf, "--interval", "500ms")
+	h.waitFirst(t, 10*time.Second)
+
+	out, err := exec.Command("iperf3", "-c", l.nsIP, "-p", "5201", "-n", "20M", "-b", "80M", "--json").Output()
+	if err != nil && len(out) == 0 {
+		t.Fatalf("iperf3: %v", err)
+	}
+	time.Sleep(time.Second)
+	_ = h.cmd.Process.Signal(syscall.SIGINT)
+	recs := h.wait(t, 20*time.Second)
+	tui.keys("q")
+	tui.waitExit(10 * time.Second)
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	d.wait(t, 20*time.Second)
+	rx1, tx1 := devCounters(t, l.hostIf)
+
+	sum := byType(recs, "summary")
+	if len(sum) != 1 || !strings.Contains(fmt.Sprint(sum[0]["status"]), "history: reading only") {
+		t.Errorf("the headless run's summary status does not say it only reads: %v", sum)
+	}
+	_, rx := historyTotals(t, db, "--days", l.hostIf)
+	if rx != rx1-rx0 {
+		t.Errorf("the history holds %d bytes received on %s, /proc/net/dev counted %d", rx, l.hostIf, rx1-rx0)
+	}
+	rows := historyRows(t, db, "--days", "-i", l.hostIf)
+	var tx uint64
+	for _, r := range rows {
+		tx += num(t, r, "tx_bytes")
+	}
+	if tx != tx1-tx0 {
+		t.Errorf("the history holds %d bytes sent on %s, /proc/net/dev counted %d (twice would be %d)", tx, l.hostIf, tx1-tx0, 2*(tx1-tx0))
+	}
+	if tx < 20<<20 {
+		t.Errorf("only %d bytes sent: the transfer did not run", tx)
+	}
+}

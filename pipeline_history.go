@@ -195,7 +195,7 @@ func openHistoryStage(ctx context.Context, cfg Config) (*historyStage, []string,
 		h.store = s
 		h.base = history.NewBaselines(s)
 		close(h.done)
-		return h, append(notes, fmt.Sprintf("history: another wiretop records into %s: reading it, not recording", path)), nil
+		return h, append(notes, fmt.Sprintf("history: reading only (another wiretop records into %s)", path)), nil
 	case err != nil:
 		return nil, append(notes, fmt.Sprintf("history off: %v", err)), nil
 	}
