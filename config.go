@@ -298,9 +298,9 @@ func defaultRouteInterface(path string) string {
 
 // readConfigFile returns the config file's bytes (nil when there is none) and its path.
 // A missing file is no file. A default file (no --config) that cannot be read is not
-// fatal either: what is returns a note for the status line and the defaults stand, as
+// fatal either: it returns a note for the status line and the defaults stand, as
 // the TUI does with its preferences; a file named with --config must be readable.
-func (c *Config) readConfigFile(what string) (data []byte, path, note string, err error) {
+func (c *Config) readConfigFile() (data []byte, path, note string, err error) {
 	path = c.prefsPath()
 	if path == "" {
 		return nil, "", "", nil
@@ -312,7 +312,7 @@ func (c *Config) readConfigFile(what string) (data []byte, path, note string, er
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, path, "", nil
 	case c.ConfigPath == "":
-		return nil, path, fmt.Sprintf("%s: config file not read (%v): defaults in use", what, err), nil
+		return nil, path, fmt.Sprintf("config file not read (%v): defaults in use", err), nil
 	default:
 		return nil, path, "", fmt.Errorf("read config: %w", err)
 	}

@@ -141,3 +141,77 @@ func lastLine(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestHistoryGroupReader reads the database of a recorder that runs as the shipped unit
+// runs it (a group of its own, 0750 state directory, 0640 files) as an ordinary user in
+// that group, while it records and after it stopped; a user outside the group is refused
+// with one clear line. The sysusers file of the unit creates its user and group.
+func TestHistoryGroupReader(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "setpriv")
+	const gid = "4242"
+	base, err := os.MkdirTemp("/tmp", "wtgrp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	state := filepath.Join(base, "state") // what StateDirectory=wiretop with StateDirectoryMode=0750 makes
+	if err := os.Mkdir(state, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, 0, 4242); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(state, "wiretop.db")
+	d := startWiretop(t, []string{"setpriv", "--regid=" + gid, "--clear-groups", "--"}, "daemon", "--db", db, "--no-capture", "-i", "lo", "--interval", "100ms")
+	time.Sleep(time.Second)
+	for _, f := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Stat(db + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want 0640", filepath.Base(db+f), fi.Mode().Perm())
+		}
+	}
+	member := []string{"setpriv", "--reuid=65534", "--regid=65534", "--groups=" + gid, "--"}
+	read := func(when string) {
+		t.Helper()
+		out, err := exec.Command(member[0], append(member[1:], wiretopBin, "history", "--db", db, "--5min", "--json", "-i", "lo")...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"interface": "lo"`) {
+			t.Errorf("%s: a member of the group cannot read the history: %v\n%s", when, err, out)
+		}
+	}
+	read("while the daemon records")
+	out, err := exec.Command(member[0], append(member[1:], wiretopBin, "--headless", "--no-capture", "-i", "lo", "--count", "2", "--interval", "50ms", "--db", db)...).Output()
+	if err != nil || !strings.Contains(lastLine(out), "history: reading only") {
+		t.Errorf("a member's monitor does not read the daemon's history: %v\n%s", err, lastLine(out))
+	}
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	d.wait(t, 10*time.Second)
+	read("after the daemon stopped")
+	outsider := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", wiretopBin, "history", "--db", db)
+	msg, err := outsider.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "permission denied") || strings.Count(strings.TrimSpace(string(msg)), "\n") != 0 {
+		t.Errorf("a user outside the group: %v %q, want one line saying permission denied", err, msg)
+	}
+
+	requireTool(t, "systemd-sysusers")
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "etc"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr/lib/sysusers.d"), 0o755)
+	conf, err := os.ReadFile("deploy/systemd/wiretop.sysusers.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "usr/lib/sysusers.d/wiretop.conf"), conf, 0o644)
+	if out, err := exec.Command("systemd-sysusers", "--root="+root).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
+	}
+	for _, f := range []string{"passwd", "group"} {
+		if data, _ := os.ReadFile(filepath.Join(root, "etc", f)); !strings.Contains(string(data), "wiretop:x:") {
+			t.Errorf("systemd-sysusers made no wiretop entry in /etc/%s", f)
+		}
+	}
+}

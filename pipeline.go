@@ -54,7 +54,21 @@ func openPipeline(ctx context.Context, cfg Config, st *monitor.State) (p *pipeli
 		return nil, err
 	}
 	p.notes = append(p.notes, notes...)
+	p.notes = uniq(p.notes) // each stage reads the config file: one note of it is enough
 	return p, nil
+}
+
+// uniq drops repeated lines, keeping the first of each.
+func uniq(lines []string) []string {
+	seen := make(map[string]bool, len(lines))
+	out := lines[:0]
+	for _, l := range lines {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // interval runs once per closed interval of st (a regular sample, or a replayed batch). It

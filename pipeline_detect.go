@@ -24,7 +24,7 @@ type detectStage struct {
 func loadRules(cfg Config) (*detect.RuleSet, []string, error) {
 	rs := detect.DefaultRules()
 	var notes []string
-	data, path, note, err := cfg.readConfigFile("detection")
+	data, path, note, err := cfg.readConfigFile()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -60,7 +60,7 @@ func cutSuffixInt(s, suffix string) (int, bool) {
 
 // historyOptions reads [history] from the config file.
 func historyOptions(cfg Config) (HistoryFileConfig, history.Options, []string, error) {
-	data, path, note, err := cfg.readConfigFile("history")
+	data, path, note, err := cfg.readConfigFile()
 	var notes []string
 	if note != "" {
 		notes = append(notes, note)
@@ -186,16 +186,21 @@ func openHistoryStage(ctx context.Context, cfg Config) (*historyStage, []string,
 		notes = append(notes, fmt.Sprintf("history: %s was damaged: moved to %s, a fresh one started", path, moved))
 		s, err = history.Open(path, opts)
 	}
+	_, serr := os.Stat(path)
 	switch {
-	case errors.Is(err, history.ErrWriterActive):
-		s, err = history.OpenReadOnly(path, opts)
-		if err != nil {
-			return nil, append(notes, fmt.Sprintf("history off: %v", err)), nil
+	case errors.Is(err, history.ErrWriterActive), errors.Is(err, history.ErrReadOnly) && serr == nil:
+		why := "another wiretop records into"
+		if !errors.Is(err, history.ErrWriterActive) {
+			why = "this user cannot write" // a member of a system recorder's group
+		}
+		s, rerr := history.OpenReadOnly(path, opts)
+		if rerr != nil {
+			return nil, append(notes, fmt.Sprintf("history off: %v", rerr)), nil
 		}
 		h.store = s
 		h.base = history.NewBaselines(s)
 		close(h.done)
-		return h, append(notes, fmt.Sprintf("history: reading only (another wiretop records into %s)", path)), nil
+		return h, append(notes, fmt.Sprintf("history: reading only (%s %s)", why, path)), nil
 	case err != nil:
 		return nil, append(notes, fmt.Sprintf("history off: %v", err)), nil
 	}

@@ -93,7 +93,7 @@ type notifyStage struct {
 const notifyCloseTimeout = 5 * time.Second
 
 func openNotifyStage(ctx context.Context, cfg Config) (*notifyStage, []string, error) {
-	data, path, note, err := cfg.readConfigFile("alerts")
+	data, path, note, err := cfg.readConfigFile()
 	if err != nil {
 		return nil, nil, err
 	}

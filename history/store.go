@@ -111,12 +111,13 @@ type Options struct {
 
 // Store is an open history database, as its writer or as a reader.
 type Store struct {
-	db       *sql.DB
-	path     string
-	readOnly bool
-	lock     *os.File // the writer's flock; nil for a reader
-	opts     Options
-	loc      *time.Location
+	db        *sql.DB
+	path      string
+	readOnly  bool
+	immutable bool     // read as immutable: no writer had it open (see OpenReadOnly)
+	lock      *os.File // the writer's flock; nil for a reader
+	opts      Options
+	loc       *time.Location
 
 	w *writer // the writer's state; nil for a reader
 }
@@ -161,8 +162,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly, immutable bool) string {
 	q := "?_pragma=busy_timeout(2000)&_pragma=foreign_keys(0)"
+	if immutable {
+		q += "&immutable=1"
+	}
 	if readOnly {
 		q += "&mode=ro&_pragma=query_only(1)"
 	} else {
@@ -223,7 +227,16 @@ func OpenReadOnly(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("history %s: %w (a directory)", path, ErrNotDatabase)
 	}
 	s := &Store{path: path, readOnly: true, opts: opts, loc: opts.Location}
-	if err := s.open(true); err != nil {
+	err = s.open(true)
+	if _, werr := os.Stat(path + "-wal"); errors.Is(err, ErrReadOnly) && errors.Is(werr, os.ErrNotExist) {
+		// A reader that may not create the -shm file (the group of a system recorder's
+		// directory): with no -wal file no writer has the database open, so it reads the
+		// file as immutable.
+		s.db.Close()
+		s = &Store{path: path, readOnly: true, immutable: true, opts: opts, loc: opts.Location}
+		err = s.open(true)
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -235,7 +248,7 @@ func (s *Store) open(readOnly bool) error {
 	if err := checkHeader(s.path); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite", dsn(s.path, readOnly))
+	db, err := sql.Open("sqlite", dsn(s.path, readOnly, s.immutable))
 	if err != nil {
 		return fmt.Errorf("history %s: %w", s.path, err)
 	}
