@@ -161,6 +161,7 @@ func (e *Engine) Eval(v *View, now time.Time) []Alert {
 		case Resolved:
 			if now.Sub(en.alert.Resolved) >= KeepResolved {
 				delete(e.alerts, key)
+				e.perRule[en.rule]-- // its place under the cap is free again
 			}
 		}
 	}

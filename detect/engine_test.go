@@ -122,3 +122,31 @@ func TestEngineAllowAndCap(t *testing.T) {
 		t.Error("Dropped = 0, want the findings beyond the cap counted")
 	}
 }
+
+// TestEngineCapFreedAfterForget: alerts that resolved and were forgotten give their place
+// under the cap back, so a rule keeps firing on new keys after more than MaxAlertsPerRule
+// of them came and went.
+func TestEngineCapFreedAfterForget(t *testing.T) {
+	round := 0
+	fire := true
+	d := detFunc(func(v *View, now time.Time, emit func(Finding)) {
+		if fire {
+			emit(Finding{Key: fmt.Sprint("k", round), Firing: true})
+		}
+	})
+	e := New(&RuleSet{Rules: []*Rule{{Name: "r", Enabled: true, Attack: true, Detector: d}}})
+	now := time.Unix(1000, 0)
+	for round = 0; round < MaxAlertsPerRule+50; round++ {
+		fire = true
+		out := e.Eval(&View{}, now)
+		if len(out) != 1 || out[0].State != Firing {
+			t.Fatalf("round %d: %v, want the new key firing (dropped %d)", round, out, e.Dropped)
+		}
+		fire = false
+		now = now.Add(time.Second)
+		e.Eval(&View{}, now) // resolves
+		now = now.Add(KeepResolved)
+		e.Eval(&View{}, now) // forgets
+		now = now.Add(time.Second)
+	}
+}
