@@ -26,7 +26,9 @@ func BenchmarkRecord(b *testing.B) {
 		}
 		return u
 	}
-	procs := mk(200, func(i int) Usage { return Usage{A: fmt.Sprint("proc", i), B: fmt.Sprint("/usr/bin/proc", i), C: "root"} })
+	procs := mk(200, func(i int) Usage {
+		return Usage{A: fmt.Sprint("proc", i), B: fmt.Sprint("/usr/bin/proc", i), C: "root"}
+	})
 	hosts := mk(200, func(i int) Usage { return Usage{A: fmt.Sprintf("198.18.0.%d", i)} })
 	ports := mk(200, func(i int) Usage { return Usage{A: "tcp", B: fmt.Sprint(1000 + i)} })
 	end := t0
