@@ -18,31 +18,13 @@ func BenchmarkRecord(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	mk := func(n int, f func(i int) Usage) []Usage {
-		u := make([]Usage, n)
-		for i := range u {
-			u[i] = f(i)
-			u[i].Rx, u[i].Tx = uint64(1000+i), uint64(500+i)
-		}
-		return u
-	}
-	procs := mk(200, func(i int) Usage {
-		return Usage{A: fmt.Sprint("proc", i), B: fmt.Sprint("/usr/bin/proc", i), C: "root"}
-	})
-	hosts := mk(200, func(i int) Usage { return Usage{A: fmt.Sprintf("198.18.0.%d", i)} })
-	ports := mk(200, func(i int) Usage { return Usage{A: "tcp", B: fmt.Sprint(1000 + i)} })
+	iv := benchInterval()
 	end := t0
-	iv := &Interval{Elapsed: time.Second,
-		Ifaces: []IfaceDelta{{Name: "eth0", RxBytes: 1e6}, {Name: "eth1", RxBytes: 1e5}, {Name: "lo", RxBytes: 1e3}, {Name: "docker0"}},
-		TCP:    []StateCount{{"ESTAB", 100}, {"LISTEN", 10}, {"TIME-WAIT", 50}, {"CLOSE-WAIT", 2}},
-		Kernel: []Counter{{"ActiveOpens", 10}, {"PassiveOpens", 20}, {"RetransSegs", 3}},
-	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		end = end.Add(time.Second)
 		iv.End = end
-		iv.Procs, iv.Hosts, iv.Ports = procs, hosts, ports
 		if _, err := s.Record(iv); err != nil {
 			b.Fatal(err)
 		}
@@ -69,5 +51,49 @@ func BenchmarkBaseline(b *testing.B) {
 		if _, _, err := s.Baseline(context.Background(), "iface_rx_bytes_per_sec", "eth0", end); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRecordBucketClose is the write of an interval that closes a 5-minute bucket:
+// the rollup into hour, day, month and year, the trim to the top N and the pruning.
+func BenchmarkRecordBucketClose(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "h.db"), Options{Location: time.UTC, GapAfter: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	iv := benchInterval()
+	end := t0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		end = end.Add(5 * time.Minute)
+		iv.End, iv.Elapsed = end, 5*time.Minute
+		if _, err := s.Record(iv); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchInterval is an interval at the load: four interfaces, 200 processes, 200
+// hosts, 200 ports, the TCP states and kernel counters.
+func benchInterval() *Interval {
+	mk := func(n int, f func(i int) Usage) []Usage {
+		u := make([]Usage, n)
+		for i := range u {
+			u[i] = f(i)
+			u[i].Rx, u[i].Tx = uint64(1000+i), uint64(500+i)
+		}
+		return u
+	}
+	procs := mk(200, func(i int) Usage {
+		return Usage{A: fmt.Sprint("proc", i), B: fmt.Sprint("/usr/bin/proc", i), C: "root"}
+	})
+	hosts := mk(200, func(i int) Usage { return Usage{A: fmt.Sprintf("198.18.0.%d", i)} })
+	ports := mk(200, func(i int) Usage { return Usage{A: "tcp", B: fmt.Sprint(1000 + i)} })
+	return &Interval{Elapsed: time.Second, Procs: procs, Hosts: hosts, Ports: ports,
+		Ifaces: []IfaceDelta{{Name: "eth0", RxBytes: 1e6}, {Name: "eth1", RxBytes: 1e5}, {Name: "lo", RxBytes: 1e3}, {Name: "docker0"}},
+		TCP:    []StateCount{{"ESTAB", 100}, {"LISTEN", 10}, {"TIME-WAIT", 50}, {"CLOSE-WAIT", 2}},
+		Kernel: []Counter{{"ActiveOpens", 10}, {"PassiveOpens", 20}, {"RetransSegs", 3}},
 	}
 }

@@ -91,9 +91,9 @@ func (s *Store) Traffic(ctx context.Context, q Query) ([]Row, error) {
 func (s *Store) rows(ctx context.Context, k Kind, q Query, since int64) ([]Row, error) {
 	sqlq := `SELECT t.ts, k.a, k.b, k.c, t.rx_bytes, t.tx_bytes, t.rx_packets, t.tx_packets,
 		t.rx_errors, t.tx_errors, t.rx_drops, t.tx_drops, t.secs
-		FROM traffic t JOIN keys k ON k.id = t.key
+		FROM keys k CROSS JOIN traffic t ON t.key = k.id
 		WHERE t.kind = ? AND k.cat = ? AND (? = '' OR k.a = ?) AND t.ts >= ? AND t.ts < ?
-		ORDER BY t.ts, k.a, k.b, k.c`
+		ORDER BY t.ts, k.a, k.b, k.c` // keys first: an interface's rows by the traffic_key index
 	begin, end := int64(-1<<62), int64(1<<62)
 	if !q.Begin.IsZero() {
 		begin = q.Begin.Unix()

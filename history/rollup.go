@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// rollUp rolls every 5-minute bucket in [from, to) into the hour, day, month and year
-// rows, trims each bucket that closes to the top N keys, keeps the top days, and prunes
-// what the retention no longer keeps. now is the time of the interval being recorded.
-func (w *writer) rollUp(tx *sql.Tx, from, to int64, now time.Time) error {
-	var buckets []int64
+// rollUp rolls the 5-minute rows in [from, to) (whole hours: to is the start of the
+// running hour) into the hour, day, month and year rows, trims each bucket that closes to
+// the top N keys, and keeps the top days.
+func (w *writer) rollUp(tx *sql.Tx, from, to int64) error {
+	var hours []int64
 	rows, err := tx.Query(`SELECT ts FROM traffic WHERE kind = 1 AND ts >= ?1 AND ts < ?2
 		UNION SELECT ts FROM tcp WHERE kind = 1 AND ts >= ?1 AND ts < ?2
 		UNION SELECT ts FROM kernel WHERE kind = 1 AND ts >= ?1 AND ts < ?2 ORDER BY 1`, from, to)
@@ -22,56 +22,59 @@ func (w *writer) rollUp(tx *sql.Tx, from, to int64, now time.Time) error {
 			rows.Close()
 			return w.s.classify(err)
 		}
-		buckets = append(buckets, ts)
+		h := Hour.Start(time.Unix(ts, 0), w.s.loc).Unix()
+		if len(hours) == 0 || hours[len(hours)-1] != h {
+			hours = append(hours, h)
+		}
 	}
 	if err := rows.Close(); err != nil {
 		return w.s.classify(err)
 	}
-	for i, b := range buckets {
+	for i, h := range hours {
 		next := to
-		if i+1 < len(buckets) {
-			next = buckets[i+1]
+		if i+1 < len(hours) {
+			next = hours[i+1]
 		}
-		if err := w.rollBucket(tx, b, next); err != nil {
+		if err := w.rollHour(tx, h, next); err != nil {
 			return err
 		}
 	}
-	return w.prune(tx, now)
+	return nil
 }
 
-// rollBucket rolls the closed 5-minute bucket b up; next is the start of the next bucket
-// with data (or the running one), which tells which larger buckets closed with b.
-func (w *writer) rollBucket(tx *sql.Tx, b, next int64) error {
-	if err := w.compact(tx, FiveMin, b); err != nil {
-		return err
-	}
-	bt, nt := time.Unix(b, 0), time.Unix(next, 0)
+// rollHour adds the closed hour h's 5-minute rows to the hour, day, month and year rows;
+// next is the start of the next hour with data (or the running one), which tells which
+// days, months and years closed with h.
+func (w *writer) rollHour(tx *sql.Tx, h, next int64) error {
+	ht, nt := time.Unix(h, 0), time.Unix(next, 0)
+	end := Hour.Next(ht.In(w.s.loc)).Unix()
 	for _, k := range Kinds[1:] {
-		start := k.Start(bt, w.s.loc).Unix()
+		start := k.Start(ht, w.s.loc).Unix()
 		if _, err := tx.Exec(`INSERT INTO traffic (kind, ts, key, rx_bytes, tx_bytes, rx_packets, tx_packets,
 			rx_errors, tx_errors, rx_drops, tx_drops, secs)
-			SELECT ?1, ?2, key, rx_bytes, tx_bytes, rx_packets, tx_packets, rx_errors, tx_errors, rx_drops, tx_drops, secs
-			FROM traffic WHERE kind = 1 AND ts = ?3 AND true
-			ON CONFLICT (kind, key, ts) DO UPDATE SET
+			SELECT ?1, ?2, key, sum(rx_bytes), sum(tx_bytes), sum(rx_packets), sum(tx_packets), sum(rx_errors),
+			sum(tx_errors), sum(rx_drops), sum(tx_drops), sum(secs)
+			FROM traffic WHERE kind = 1 AND ts >= ?3 AND ts < ?4 GROUP BY key
+			ON CONFLICT (kind, ts, key) DO UPDATE SET
 			rx_bytes = rx_bytes + excluded.rx_bytes, tx_bytes = tx_bytes + excluded.tx_bytes,
 			rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets,
 			rx_errors = rx_errors + excluded.rx_errors, tx_errors = tx_errors + excluded.tx_errors,
 			rx_drops = rx_drops + excluded.rx_drops, tx_drops = tx_drops + excluded.tx_drops,
-			secs = secs + excluded.secs`, k, start, b); err != nil {
+			secs = secs + excluded.secs`, k, start, h, end); err != nil {
 			return w.s.classify(err)
 		}
 		if _, err := tx.Exec(`INSERT INTO tcp (kind, ts, state, max, sum, n)
-			SELECT ?1, ?2, state, max, sum, n FROM tcp WHERE kind = 1 AND ts = ?3 AND true
-			ON CONFLICT (kind, state, ts) DO UPDATE SET
-			max = max(max, excluded.max), sum = sum + excluded.sum, n = n + excluded.n`, k, start, b); err != nil {
+			SELECT ?1, ?2, state, max(max), sum(sum), sum(n) FROM tcp WHERE kind = 1 AND ts >= ?3 AND ts < ?4 GROUP BY state
+			ON CONFLICT (kind, ts, state) DO UPDATE SET
+			max = max(max, excluded.max), sum = sum + excluded.sum, n = n + excluded.n`, k, start, h, end); err != nil {
 			return w.s.classify(err)
 		}
 		if _, err := tx.Exec(`INSERT INTO kernel (kind, ts, name, value)
-			SELECT ?1, ?2, name, value FROM kernel WHERE kind = 1 AND ts = ?3 AND true
-			ON CONFLICT (kind, name, ts) DO UPDATE SET value = value + excluded.value`, k, start, b); err != nil {
+			SELECT ?1, ?2, name, sum(value) FROM kernel WHERE kind = 1 AND ts >= ?3 AND ts < ?4 GROUP BY name
+			ON CONFLICT (kind, ts, name) DO UPDATE SET value = value + excluded.value`, k, start, h, end); err != nil {
 			return w.s.classify(err)
 		}
-		if k.Start(nt, w.s.loc).Unix() != start { // the bucket of kind k closed with b
+		if k == Hour || k.Start(nt, w.s.loc).Unix() != start { // the bucket of kind k closed with h
 			if err := w.compact(tx, k, start); err != nil {
 				return err
 			}
@@ -89,7 +92,7 @@ func (w *writer) rollBucket(tx *sql.Tx, b, next int64) error {
 // adds the rest to each category's (other) row, so that the bucket's totals do not change.
 func (w *writer) compact(tx *sql.Tx, k Kind, ts int64) error {
 	for _, cat := range []string{CatProc, CatHost, CatPort} {
-		rows, err := tx.Query(`SELECT t.key, t.rx_bytes, t.tx_bytes FROM traffic t JOIN keys k ON k.id = t.key
+		rows, err := tx.Query(`SELECT t.key, t.rx_bytes, t.tx_bytes FROM traffic t CROSS JOIN keys k ON k.id = t.key
 			WHERE t.kind = ? AND t.ts = ? AND k.cat = ? AND k.a != ?
 			ORDER BY t.rx_bytes + t.tx_bytes DESC, t.key LIMIT -1 OFFSET ?`, k, ts, cat, Other, w.s.opts.TopN)
 		if err != nil {
@@ -156,8 +159,8 @@ func (r Retention) cutoffs(now time.Time, loc *time.Location) (c [Year + 1]int64
 	return c, keyed5
 }
 
-// prune deletes the rows older than the retention keeps (never one not rolled up yet:
-// every cutoff is at least 5 minutes back and rolling happens first).
+// prune deletes the rows older than the retention keeps (never a 5-minute row not rolled
+// up yet: FiveMin and FiveMinKeyed are at least an hour, see withDefaults).
 func (w *writer) prune(tx *sql.Tx, now time.Time) error {
 	c, keyed5 := w.s.opts.Retention.cutoffs(now, w.s.loc)
 	for _, k := range Kinds {

@@ -36,9 +36,9 @@ CREATE TABLE traffic (
   rx_drops   INTEGER NOT NULL DEFAULT 0,
   tx_drops   INTEGER NOT NULL DEFAULT 0,
   secs       REAL    NOT NULL DEFAULT 0, -- seconds of recording the row covers (interfaces)
-  PRIMARY KEY (kind, key, ts)
+  PRIMARY KEY (kind, ts, key)
 ) WITHOUT ROWID;
-CREATE INDEX traffic_bucket ON traffic (kind, ts);
+CREATE INDEX traffic_key ON traffic (kind, key, ts);
 
 -- TCP sockets per state: the largest count seen in the bucket, and sum / n its mean.
 CREATE TABLE tcp (
@@ -48,7 +48,7 @@ CREATE TABLE tcp (
   max   INTEGER NOT NULL,
   sum   INTEGER NOT NULL,
   n     INTEGER NOT NULL,
-  PRIMARY KEY (kind, state, ts)
+  PRIMARY KEY (kind, ts, state)
 ) WITHOUT ROWID;
 
 -- The kernel's TCP counters (/proc/net/snmp, /proc/net/netstat) as deltas per bucket.
@@ -57,7 +57,7 @@ CREATE TABLE kernel (
   ts    INTEGER NOT NULL,
   name  TEXT    NOT NULL,
   value INTEGER NOT NULL,
-  PRIMARY KEY (kind, name, ts)
+  PRIMARY KEY (kind, ts, name)
 ) WITHOUT ROWID;
 
 -- The busiest days of each interface, kept after their day rows are pruned (vnstat's top).

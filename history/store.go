@@ -52,10 +52,11 @@ type Retention struct {
 // DefaultRetention starts from vnstat's defaults (5-minute 48 h, hours 4 days, days 62,
 // months 25, years forever, top 20) and keeps longer what wiretop computes from: hours for
 // 36 days (five weeks of the same hour of the week, and the running day), 5-minute
-// interface rows for 31 days (a monthly 95th percentile).
+// interface rows for 31 days (a monthly 95th percentile), and 5-minute rows of processes,
+// hosts and ports for 12 hours (they are most of the file: see docs/history.md).
 var DefaultRetention = Retention{
 	FiveMin:      31 * 24 * time.Hour,
-	FiveMinKeyed: 48 * time.Hour,
+	FiveMinKeyed: 12 * time.Hour,
 	Hour:         36 * 24 * time.Hour,
 	Days:         62,
 	Months:       25,
@@ -65,11 +66,13 @@ var DefaultRetention = Retention{
 
 func (r Retention) withDefaults() Retention {
 	d := DefaultRetention
+	// 5-minute rows are rolled into the hours when an hour closes: they are kept an hour
+	// at least
 	if r.FiveMin > 0 {
-		d.FiveMin = r.FiveMin
+		d.FiveMin = max(r.FiveMin, time.Hour)
 	}
 	if r.FiveMinKeyed > 0 {
-		d.FiveMinKeyed = r.FiveMinKeyed
+		d.FiveMinKeyed = max(r.FiveMinKeyed, time.Hour)
 	}
 	if r.Hour > 0 {
 		d.Hour = r.Hour

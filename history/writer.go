@@ -18,7 +18,7 @@ type writer struct {
 
 	keyIDs      map[keyT]int64
 	lastEnd     time.Time // the bucket time of the last recorded interval (monotone)
-	rolled      int64     // start of the oldest 5-minute bucket not yet rolled up; 0: none written
+	rolled      int64     // start of the oldest 5-minute bucket not yet rolled into the hours; 0: none written
 	pendingKeys []keyT    // keys added by the open transaction (dropped from the cache if it fails)
 }
 
@@ -102,14 +102,26 @@ func (w *writer) record(iv *Interval) (notes []string, err error) {
 			}
 		}
 	}()
-	rolled := w.rolled
-	if rolled != 0 && b5 > rolled {
-		if err := w.rollUp(tx, rolled, b5, t); err != nil {
+	if !w.lastEnd.IsZero() {
+		if prev := FiveMin.Start(w.lastEnd.Add(-time.Nanosecond), w.s.loc).Unix(); b5 > prev {
+			// the 5-minute bucket of the last interval closed: trim it, prune what the
+			// retention no longer keeps
+			if err := w.compact(tx, FiveMin, prev); err != nil {
+				return nil, err
+			}
+			if err := w.prune(tx, t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rolled, hour := w.rolled, Hour.Start(at, w.s.loc).Unix()
+	if rolled != 0 && hour > rolled {
+		if err := w.rollUp(tx, rolled, hour); err != nil {
 			return nil, err
 		}
 	}
-	if rolled == 0 || b5 > rolled {
-		rolled = b5
+	if rolled == 0 || hour > rolled {
+		rolled = hour // the running hour's 5-minute rows are not in the hours yet
 	}
 	for _, g := range gaps {
 		if _, err := tx.Exec(`INSERT INTO gaps (start, end, reason) VALUES (?, ?, ?)`, g[0], g[1], g[2]); err != nil {
@@ -137,7 +149,7 @@ func (w *writer) record(iv *Interval) (notes []string, err error) {
 
 const upsertTraffic = `INSERT INTO traffic (kind, ts, key, rx_bytes, tx_bytes, rx_packets, tx_packets,
 	rx_errors, tx_errors, rx_drops, tx_drops, secs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (kind, key, ts) DO UPDATE SET
+	ON CONFLICT (kind, ts, key) DO UPDATE SET
 	rx_bytes = rx_bytes + excluded.rx_bytes, tx_bytes = tx_bytes + excluded.tx_bytes,
 	rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets,
 	rx_errors = rx_errors + excluded.rx_errors, tx_errors = tx_errors + excluded.tx_errors,
@@ -145,11 +157,11 @@ const upsertTraffic = `INSERT INTO traffic (kind, ts, key, rx_bytes, tx_bytes, r
 	secs = secs + excluded.secs`
 
 const upsertTCP = `INSERT INTO tcp (kind, ts, state, max, sum, n) VALUES (?, ?, ?, ?, ?, ?)
-	ON CONFLICT (kind, state, ts) DO UPDATE SET
+	ON CONFLICT (kind, ts, state) DO UPDATE SET
 	max = max(max, excluded.max), sum = sum + excluded.sum, n = n + excluded.n`
 
 const upsertKernel = `INSERT INTO kernel (kind, ts, name, value) VALUES (?, ?, ?, ?)
-	ON CONFLICT (kind, name, ts) DO UPDATE SET value = value + excluded.value`
+	ON CONFLICT (kind, ts, name) DO UPDATE SET value = value + excluded.value`
 
 func i64(v uint64) int64 {
 	if v > 1<<62 {

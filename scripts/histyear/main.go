@@ -28,7 +28,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "histyear:", *db, "exists")
 		os.Exit(1)
 	}
-	s, err := history.Open(*db, history.Options{Location: time.UTC})
+	s, err := history.Open(*db, history.Options{Location: time.UTC, GapAfter: time.Hour}) // 5-minute intervals are not pauses here
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "histyear:", err)
 		os.Exit(1)
