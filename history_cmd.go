@@ -62,7 +62,7 @@ func parseHistoryArgs(args []string, stderr io.Writer) (HistoryConfig, error) {
 	fs.BoolVar(&hosts, "hosts", false, "per remote host (needs capture)")
 	fs.BoolVar(&ports, "ports", false, "per local service port (needs capture)")
 	fs.StringVarP(&h.Interface, "interface", "i", "", "only this interface")
-	fs.StringVar(&begin, "begin", "", "from this date: YYYY-MM-DD or \"YYYY-MM-DD HH:MM\" (local time)")
+	fs.StringVar(&begin, "begin", "", "from this date: YYYY-MM-DD or \"YYYY-MM-DD HH:MM\" (local time; default: the last 24 h of 5-minute, 48 h of hourly, 30 days of daily, 12 months of monthly buckets)")
 	fs.StringVar(&end, "end", "", "up to this date (exclusive), same format")
 	fs.BoolVar(&h.P95, "95th", false, "the 95th percentile of the 5-minute rates (default range: this month)")
 	fs.BoolVar(&h.JSON, "json", false, "JSON instead of text tables")
@@ -159,6 +159,22 @@ func runHistory(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	defer s.Close()
 	now := time.Now()
+	if h.Begin.IsZero() && !h.Top && !h.P95 {
+		// as vnstat's reports: the latest entries unless --begin asks for more
+		switch h.Kind {
+		case history.FiveMin:
+			h.Begin = now.Add(-24 * time.Hour)
+		case history.Hour:
+			h.Begin = now.Add(-48 * time.Hour)
+		case history.Day:
+			h.Begin = now.AddDate(0, 0, -30)
+		case history.Month:
+			h.Begin = now.AddDate(-1, 0, 0)
+		}
+		if h.Kind != history.Year {
+			h.Begin = h.Kind.Start(h.Begin, time.Local)
+		}
+	}
 	rep := historyReport{Type: "history", Database: path, Generated: now, Category: h.Cat, Interface: h.Interface}
 	switch {
 	case h.P95:

@@ -83,7 +83,7 @@ func median(v []float64) float64 {
 // of that hour was recorded.
 func (s *Store) hourValue(ctx context.Context, m monitor.Metric, key string, ts int64) (float64, bool, error) {
 	var cover float64 // seconds recorded in the hour: the most any interface has
-	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(t.secs), 0) FROM traffic t JOIN keys k ON k.id = t.key
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(t.secs), 0) FROM traffic t CROSS JOIN keys k ON k.id = t.key
 		WHERE t.kind = 2 AND t.ts = ? AND k.cat = 'iface'`, ts).Scan(&cover); err != nil {
 		return 0, false, s.classify(err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) hourValue(ctx context.Context, m monitor.Metric, key string, ts 
 			col = "tx_bytes"
 		}
 		var bytes, secs float64
-		err = s.db.QueryRowContext(ctx, `SELECT coalesce(sum(t.`+col+`), 0), coalesce(max(t.secs), 0) FROM traffic t JOIN keys k ON k.id = t.key
+		err = s.db.QueryRowContext(ctx, `SELECT coalesce(sum(t.`+col+`), 0), coalesce(max(t.secs), 0) FROM traffic t CROSS JOIN keys k ON k.id = t.key
 			WHERE t.kind = 2 AND t.ts = ? AND k.cat = 'iface' AND k.a = ?`, ts, key).Scan(&bytes, &secs)
 		if err == nil {
 			if secs < minCoverage*3600 {
@@ -121,7 +121,7 @@ func (s *Store) hourValue(ctx context.Context, m monitor.Metric, key string, ts 
 			a, b, c = parts[0], parts[1], parts[2]
 		}
 		var bytes float64
-		err = s.db.QueryRowContext(ctx, `SELECT coalesce(sum(t.`+col+`), 0) FROM traffic t JOIN keys k ON k.id = t.key
+		err = s.db.QueryRowContext(ctx, `SELECT coalesce(sum(t.`+col+`), 0) FROM traffic t CROSS JOIN keys k ON k.id = t.key
 			WHERE t.kind = 2 AND t.ts = ? AND k.cat = ? AND k.a = ? AND k.b = ? AND k.c = ?`, ts, cat, a, b, c).Scan(&bytes)
 		v = bytes / cover
 	case monitor.MetricEstab:

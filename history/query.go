@@ -91,9 +91,9 @@ func (s *Store) Traffic(ctx context.Context, q Query) ([]Row, error) {
 func (s *Store) rows(ctx context.Context, k Kind, q Query, since int64) ([]Row, error) {
 	sqlq := `SELECT t.ts, k.a, k.b, k.c, t.rx_bytes, t.tx_bytes, t.rx_packets, t.tx_packets,
 		t.rx_errors, t.tx_errors, t.rx_drops, t.tx_drops, t.secs
-		FROM keys k CROSS JOIN traffic t ON t.key = k.id
+		FROM traffic t CROSS JOIN keys k ON k.id = t.key
 		WHERE t.kind = ? AND k.cat = ? AND (? = '' OR k.a = ?) AND t.ts >= ? AND t.ts < ?
-		ORDER BY t.ts, k.a, k.b, k.c` // keys first: an interface's rows by the traffic_key index
+		ORDER BY t.ts, k.a, k.b, k.c` // the buckets' range first (the primary key), then their keys
 	begin, end := int64(-1<<62), int64(1<<62)
 	if !q.Begin.IsZero() {
 		begin = q.Begin.Unix()
@@ -137,8 +137,11 @@ func (s *Store) rolled(ctx context.Context) (int64, error) {
 
 // Interfaces returns the names of the interfaces with history, sorted.
 func (s *Store) Interfaces(ctx context.Context) ([]string, error) {
-	rs, err := s.db.QueryContext(ctx, `SELECT DISTINCT k.a FROM keys k WHERE k.cat = 'iface'
-		AND EXISTS (SELECT 1 FROM traffic t WHERE t.key = k.id) ORDER BY k.a`)
+	// the year rows hold every interface ever rolled up; the 5-minute rows of the running
+	// hour the others
+	rs, err := s.db.QueryContext(ctx, `SELECT DISTINCT k.a FROM traffic t CROSS JOIN keys k ON k.id = t.key
+		WHERE k.cat = 'iface' AND (t.kind = 5 OR t.kind = 1 AND t.ts >= coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rolled'), 0))
+		ORDER BY k.a`)
 	if err != nil {
 		return nil, s.classify(err)
 	}

@@ -134,7 +134,7 @@ func (w *writer) compact(tx *sql.Tx, k Kind, ts int64) error {
 // TopDays per interface.
 func (w *writer) keepTopDays(tx *sql.Tx, day int64) error {
 	if _, err := tx.Exec(`INSERT OR REPLACE INTO top_days (key, ts, rx_bytes, tx_bytes)
-		SELECT t.key, t.ts, t.rx_bytes, t.tx_bytes FROM traffic t JOIN keys k ON k.id = t.key
+		SELECT t.key, t.ts, t.rx_bytes, t.tx_bytes FROM traffic t CROSS JOIN keys k ON k.id = t.key
 		WHERE t.kind = 3 AND t.ts = ? AND k.cat = 'iface'`, day); err != nil {
 		return w.s.classify(err)
 	}

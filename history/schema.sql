@@ -36,9 +36,8 @@ CREATE TABLE traffic (
   rx_drops   INTEGER NOT NULL DEFAULT 0,
   tx_drops   INTEGER NOT NULL DEFAULT 0,
   secs       REAL    NOT NULL DEFAULT 0, -- seconds of recording the row covers (interfaces)
-  PRIMARY KEY (kind, ts, key)
+  PRIMARY KEY (kind, ts, key) -- a bucket's rows are one range; no second index (file size)
 ) WITHOUT ROWID;
-CREATE INDEX traffic_key ON traffic (kind, key, ts);
 
 -- TCP sockets per state: the largest count seen in the bucket, and sum / n its mean.
 CREATE TABLE tcp (
