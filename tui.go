@@ -56,6 +56,9 @@ func runTUI(ctx context.Context, cfg Config) error {
 		OnInterval: func(st *monitor.State) { pl.interval(st) },
 		Alerts:     pl.alerts,
 	}
+	if h := pl.hist; h != nil {
+		opts.History = h.store
+	}
 	if src.cap != nil {
 		opts.Capture = src.cap // a nil *capture.Capture would make a non-nil interface
 	} else {

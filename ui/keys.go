@@ -72,6 +72,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.focus = i
 		}
 	case key.Matches(msg, alertsFocusKey) && m.focusAlerts():
+	case key.Matches(msg, historyFocusKey) && m.focusHistory():
 	case key.Matches(msg, g.Zoom):
 		m.zoom = !m.zoom
 	case key.Matches(msg, g.Help):

@@ -18,7 +18,8 @@ const (
 	slotProcesses
 	slotTalkers
 	slotPackets
-	slotAlerts // not in the grid: it fills the body when focused (ui/alerts.go)
+	slotAlerts  // not in the grid: it fills the body when focused (ui/alerts.go)
+	slotHistory // not in the grid either (ui/history.go)
 	numSlots
 )
 

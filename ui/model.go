@@ -101,6 +101,9 @@ func NewModel(opts Options) Model {
 	if opts.Alerts != nil {
 		m.setPane(slotAlerts, newAlertsPane(st, styles, opts.Alerts, opts.Clock))
 	}
+	if opts.History != nil {
+		m.setPane(slotHistory, newHistoryPane(opts.History, styles, m.prefs, opts.Interface, opts.Clock))
+	}
 	return m
 }
 

@@ -11,6 +11,8 @@ import (
 
 // Options configure the TUI.
 type Options struct {
+	// History is the history database the history pane reads (nil: no pane).
+	History HistorySource
 	// Samples is where the sampler sends one Sample per interval. The model reads it on its
 	// own; when it is closed, the status line says the sampler stopped. Nil: samples arrive
 	// as SampleMsg only.
