@@ -89,10 +89,10 @@ func TestHistoryLabProcessesHosts(t *testing.T) {
 		}
 		sent[i] = iperfSent(t, out)
 	}
-	// one curl downloading 40 times, paced to live a few seconds: the sampler attributes a
+	// one curl downloading 20 times, paced to live about 5 s: the sampler attributes a
 	// process's sockets while it runs (a curl that lives milliseconds is issue 11's)
-	curlArgs := []string{"-s", "--limit-rate", "4M", "-w", "%{size_download} %{size_header}\n"}
-	for i := 0; i < 40; i++ {
+	curlArgs := []string{"-s", "--limit-rate", "1M", "-w", "%{size_download} %{size_header}\n"}
+	for i := 0; i < 20; i++ {
 		curlArgs = append(curlArgs, "-o", "/dev/null", "http://"+l.nsIP+":8080/")
 	}
 	out, err := exec.Command("curl", curlArgs...).Output()
