@@ -118,7 +118,7 @@ func TestLabPortScanFires(t *testing.T) {
 	}
 	ev := hit["evidence"].(map[string]any)
 	t.Logf("port_scan fired: key=%v ports=%v tcp_attempts=%v sample=%v", hit["key"], ev["ports"], ev["tcp_attempts"], ev["sample_ports"])
-	if want := "in/" + l.nsIP + "->" + l.hostIP; hit["key"] != want {
+	if want := "port_scan/in/" + l.nsIP + "->" + l.hostIP; hit["key"] != want {
 		t.Errorf("key %v, want %s", hit["key"], want)
 	}
 }
@@ -134,14 +134,26 @@ func TestLabPortScanQuietOnBulk(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
 	rootListening(t, 5299)
-	accepted := acceptAndClose(t, l.hostIP+":5300")
+	// 25 open ports, 4 connections each: if completed connections counted as attempts,
+	// 25 distinct ports would be above the firing level (20)
+	var accepted []*atomic.Int64
+	for p := 5300; p < 5325; p++ {
+		accepted = append(accepted, acceptAndClose(t, fmt.Sprintf("%s:%d", l.hostIP, p)))
+	}
 	alerts := detectLabRun(t, l, func() {
 		out := nsRun(t, l, 20*time.Second, "iperf3", "-c", l.hostIP, "-p", "5299", "-n", "50M")
 		t.Logf("iperf3 sender: %s", senderLine(out))
 		nsRun(t, l, 15*time.Second, "bash", "-c", fmt.Sprintf(
-			"for i in $(seq 1 100); do exec 3<>/dev/tcp/%s/5300 || exit 1; exec 3<&- 3>&-; done", l.hostIP))
+			"for i in $(seq 0 99); do exec 3<>/dev/tcp/%s/$((5300 + i %% 25)) || exit 1; exec 3<&- 3>&-; done", l.hostIP))
 	})
-	t.Logf("short connections accepted: %d", accepted.Load())
+	var n int64
+	for _, a := range accepted {
+		n += a.Load()
+	}
+	t.Logf("short connections accepted: %d over %d ports", n, len(accepted))
+	if n != 100 {
+		t.Errorf("accepted %d short connections, want 100", n)
+	}
 	if got := alertsOf(alerts, "port_scan", ""); len(got) != 0 {
 		t.Fatalf("%d port_scan alerts on ordinary traffic, first: %v", len(got), got[0])
 	}
@@ -168,7 +180,7 @@ func TestLabSynFloodFires(t *testing.T) {
 	for _, a := range fired {
 		ev, _ := a["evidence"].(map[string]any)
 		t.Logf("syn_flood fired: key=%v evidence=%v", a["key"], ev)
-		if a["key"] == l.hostIP+":8099" {
+		if a["key"] == "syn_flood/"+l.hostIP+":8099" {
 			port = a
 		}
 	}
@@ -180,16 +192,22 @@ func TestLabSynFloodFires(t *testing.T) {
 }
 
 // TestLabSynFloodQuietOnConnects: 300 complete connections (connect, close) to the same
-// port over about 10 s raise no syn_flood alert.
+// port over about 10 s raise no syn_flood alert. They come in 3 bursts of 100, so that
+// an interval holds far more SYNs than the firing level (50 in an interval, 100/s): were
+// completed handshakes counted as half-open, this would fire.
 func TestLabSynFloodQuietOnConnects(t *testing.T) {
 	l := newLab(t, 118)
 	accepted := acceptAndClose(t, l.hostIP+":8099")
 	start := time.Now()
 	alerts := detectLabRun(t, l, func() {
 		nsRun(t, l, 25*time.Second, "bash", "-c", fmt.Sprintf(
-			"for i in $(seq 1 300); do exec 3<>/dev/tcp/%s/8099 || exit 1; exec 3<&- 3>&-; sleep 0.03; done", l.hostIP))
+			"for b in 1 2 3; do for i in $(seq 1 100); do exec 3<>/dev/tcp/%s/8099 || exit 1; exec 3<&- 3>&-; done; "+
+				"[ $b = 3 ] || sleep 4; done", l.hostIP))
 	})
 	t.Logf("300 connections in %v, accepted %d", time.Since(start).Round(time.Millisecond), accepted.Load())
+	if accepted.Load() != 300 {
+		t.Errorf("accepted %d connections, want 300", accepted.Load())
+	}
 	if got := alertsOf(alerts, "syn_flood", ""); len(got) != 0 {
 		t.Fatalf("%d syn_flood alerts on complete connections, first: %v", len(got), got[0])
 	}
