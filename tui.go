@@ -58,6 +58,7 @@ func runTUI(ctx context.Context, cfg Config) error {
 	}
 	if h := pl.hist; h != nil {
 		opts.History = h.store
+		opts.Baselines = h.base
 	}
 	if src.cap != nil {
 		opts.Capture = src.cap // a nil *capture.Capture would make a non-nil interface

@@ -17,7 +17,7 @@ import (
 
 // alertsFocusKey focuses the alerts pane from anywhere, whatever its number (it is not in
 // the grid: it fills the body while it has the focus, and tab leaves it).
-var alertsFocusKey = key.NewBinding(key.WithKeys("!"), key.WithHelp("!", "alerts pane"))
+var alertsFocusKey = key.NewBinding(key.WithKeys("7", "!"), key.WithHelp("7/!", "alerts pane"))
 
 // alertsPane lists the detectors' alerts (Options.Alerts): firing first, then pending, then
 // those resolved in the last minutes, newest first in each, with the selected alert's key

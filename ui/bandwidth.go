@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -38,6 +39,8 @@ type bandwidthPane struct {
 	interval time.Duration // the sampling interval; 0 until known
 	fixed    bool          // interval came from Options and is not guessed from samples
 
+	base monitor.Baselines // what is usual for this hour of the week (nil without history)
+
 	snap      bandwidthSnapshot
 	peak      [2]float64     // decaying peak of each direction's chart, bytes per second
 	shown     [2]int         // how many intervals each chart showed at its last drawing
@@ -64,6 +67,10 @@ type dirFigures struct {
 	windows              [len(monitor.Windows)]float64
 	packets, errs, drops uint64
 	hist                 []float64 // interval rates, oldest first
+
+	usual   float64   // the same hour of the week's median, bytes per second
+	usualOK bool      // a baseline with at least one week
+	usualAt time.Time // the hour it describes
 }
 
 func newBandwidthPane(st *monitor.State, styles *Styles, pr *Prefs, iface string, interval time.Duration, ascii bool) *bandwidthPane {
@@ -159,6 +166,14 @@ func (p *bandwidthPane) take() {
 			fig.windows[i] = sr.Window(win)
 		}
 		fig.packets, fig.errs, fig.drops = packets[d], errs[d], drops[d]
+		fig.usualOK = false
+		if p.base != nil && p.iface != monitor.AllInterfaces {
+			// non-blocking: a cache that a goroutine of the history fills (history.Baselines)
+			m := [2]monitor.Metric{monitor.MetricIfaceRx, monitor.MetricIfaceTx}[d]
+			if b, ok := p.base.Baseline(m, p.iface, p.state.Time()); ok && b.Weeks > 0 {
+				fig.usual, fig.usualOK, fig.usualAt = b.Median, true, p.state.Time()
+			}
+		}
 		fig.hist = sr.History(fig.hist, 0)
 		inSight := recentMax(fig.hist, max(p.shown[d], 1))
 		if decay {
@@ -274,6 +289,11 @@ func (p *bandwidthPane) figures(d direction, h int) []string {
 		row("Max", formatRate(f.max, bits), st.Value),
 		row("Ttl", formatBytes(float64(f.total)), st.Value),
 	}
+	if f.usualOK {
+		// "x% above the usual for Tuesday 14:00": the last 10 s against the same hour of the
+		// week's median in the history
+		lines = append(lines, row("Usu", formatRate(f.usual, bits), st.Muted), row("vs", usualDelta(f.windows[1], f.usual, f.usualAt), st.Muted))
+	}
 	for i := range monitor.Windows {
 		lines = append(lines, row(monitor.WindowNames[i], formatRate(f.windows[i], bits), st.Muted))
 	}
@@ -287,4 +307,16 @@ func (p *bandwidthPane) figures(d direction, h int) []string {
 		lines = lines[:h]
 	}
 	return lines
+}
+
+// usualDelta says how far rate is from the usual for the hour of at: "+35% Tue 14h".
+func usualDelta(rate, usual float64, at time.Time) string {
+	when := at.Format("Mon 15h")
+	if usual <= 0 {
+		if rate <= 0 {
+			return "= " + when
+		}
+		return "new " + when
+	}
+	return fmt.Sprintf("%+.0f%% %s", 100*(rate-usual)/usual, when)
 }

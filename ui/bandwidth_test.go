@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,57 @@ func TestChartLevels(t *testing.T) {
 	// 16 eighths high: 0, 8 (a full bottom cell), 16 (both), 4 (half the bottom cell)
 	if want := []string{"  █ ", " ██▄"}; plot[0] != want[0] || plot[1] != want[1] {
 		t.Errorf("block plot %q, want %q", plot, want)
+	}
+}
+
+// usualBaselines says eth0 usually receives 512 KiB/s and sends nothing at every hour.
+type usualBaselines struct{ asked int }
+
+func (u *usualBaselines) Baseline(m monitor.Metric, key string, at time.Time) (monitor.Baseline, bool) {
+	u.asked++
+	if key != "eth0" {
+		return monitor.Baseline{}, false
+	}
+	b := monitor.Baseline{Metric: m, Key: key, At: at, Weeks: 5}
+	if m == monitor.MetricIfaceRx {
+		b.Median = 512 << 10
+	}
+	return b, true
+}
+
+// TestBandwidthUsual: with baselines, each direction shows the usual rate for this hour of
+// the week and how far the last 10 s are from it; without, neither line.
+func TestBandwidthUsual(t *testing.T) {
+	st, p, _ := newTestBandwidth("eth0")
+	u := &usualBaselines{}
+	p.base = u
+	feed(st, 0, 40, p)
+	out := strings.Join(p.View(78, 24), "\n")
+	at := st.Time().Format("Mon 15h")
+	if !strings.Contains(out, "Usu      512 KiB/s") {
+		t.Errorf("no usual rate:\n%s", out)
+	}
+	// the fixture's last 10 s of eth0 received 879 KiB/s: +72% over 512 KiB/s
+	var pct int
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, "vs "); i >= 0 && strings.Contains(line, at) {
+			if _, err := fmt.Sscanf(strings.TrimSpace(line[i+3:]), "%d%%", &pct); err == nil {
+				break
+			}
+		}
+	}
+	if pct != 72 {
+		t.Errorf("the received direction is %+d%% of the usual, want clearly above (%s):\n%s", pct, at, out)
+	}
+	if !strings.Contains(out, "new "+at) {
+		t.Errorf("sent, usually nothing, is not called new:\n%s", out)
+	}
+	if u.asked == 0 {
+		t.Error("the pane never asked for a baseline")
+	}
+	st2, q, _ := newTestBandwidth("eth0")
+	feed(st2, 0, 40, q)
+	if out := strings.Join(q.View(78, 24), "\n"); strings.Contains(out, "Usu") {
+		t.Errorf("a usual rate without baselines:\n%s", out)
 	}
 }

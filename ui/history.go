@@ -24,7 +24,7 @@ type HistorySource interface {
 
 // historyFocusKey focuses the history pane from anywhere (it is not in the grid: it fills
 // the body while it has the focus, as the alerts pane).
-var historyFocusKey = key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "history pane"))
+var historyFocusKey = key.NewBinding(key.WithKeys("6", "h"), key.WithHelp("6/h", "history pane"))
 
 // historyKeys are the pane's own keys.
 type historyKeys struct {

@@ -18,8 +18,8 @@ const (
 	slotProcesses
 	slotTalkers
 	slotPackets
-	slotAlerts  // not in the grid: it fills the body when focused (ui/alerts.go)
-	slotHistory // not in the grid either (ui/history.go)
+	slotHistory // not in the grid: it fills the body when focused (ui/history.go)
+	slotAlerts  // not in the grid either (ui/alerts.go)
 	numSlots
 )
 

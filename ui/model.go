@@ -91,6 +91,7 @@ func NewModel(opts Options) Model {
 		footerCache: &footerLine{},
 	}
 	m.bw = newBandwidthPane(st, styles, m.prefs, opts.Interface, opts.Interval, opts.ASCII)
+	m.bw.base = opts.Baselines
 	m.setPane(slotBandwidth, m.bw)
 	m.setPane(slotStates, newStatesPane(st, styles, mo.Replay))
 	m.setPane(slotProcesses, newProcessesPane(st, styles, m.prefs, mo.Replay))

@@ -13,6 +13,9 @@ import (
 type Options struct {
 	// History is the history database the history pane reads (nil: no pane).
 	History HistorySource
+	// Baselines say what is usual for this hour of the week (history.Baselines, whose
+	// Baseline never waits for the disk); the bandwidth pane shows it. Nil: no baselines.
+	Baselines monitor.Baselines
 	// Samples is where the sampler sends one Sample per interval. The model reads it on its
 	// own; when it is closed, the status line says the sampler stopped. Nil: samples arrive
 	// as SampleMsg only.
