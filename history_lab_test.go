@@ -115,6 +115,11 @@ func TestHistoryLabProcessesHosts(t *testing.T) {
 	within(t, "process iperf3 (both senders) sent", iperfTx, sent[0]+sent[1], 0.02)
 	curlRx, _ := sumKeyed(t, procs, "comm", "curl")
 	within(t, "process curl received", curlRx, curlBytes, 0.02)
+	if t.Failed() {
+		for _, r := range procs {
+			t.Logf("process row %v rx %v tx %v", r["key"], r["rx_bytes"], r["tx_bytes"])
+		}
+	}
 	for _, r := range procs {
 		if k := r["key"].(map[string]any); k["comm"] == "iperf3" && !strings.HasSuffix(fmt.Sprint(k["exe"]), "/iperf3") {
 			t.Errorf("process iperf3: executable %v, want a path ending in /iperf3", k["exe"])

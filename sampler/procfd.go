@@ -95,8 +95,9 @@ type procResolver struct {
 
 // negEntry is an inode that walks could not resolve: it causes no walk before at+ttl.
 type negEntry struct {
-	at  time.Time
-	ttl time.Duration
+	at     time.Time
+	ttl    time.Duration
+	misses int
 }
 
 // pidFDs is what the resolver remembers about one process.
@@ -289,11 +290,17 @@ func (r *procResolver) walk(socks []Socket, now time.Time) {
 		if r.known(ino) {
 			continue
 		}
-		e, ok := r.neg[ino]
-		if ok {
-			e.ttl = min(2*e.ttl, maxNegativeTTL)
-		} else {
+		e := r.neg[ino]
+		e.misses++
+		switch {
+		case e.misses == 1:
+			// a socket seen for the first time may be in the table a moment before its
+			// fd is installed (socket(2), accept(2)): it may cause one more walk at once
+			e.ttl = 0
+		case e.misses == 2:
 			e.ttl = r.negTTL
+		default:
+			e.ttl = min(2*e.ttl, maxNegativeTTL)
 		}
 		e.at = now
 		r.neg[ino] = e
