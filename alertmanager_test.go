@@ -118,12 +118,7 @@ func newAlertLab(t *testing.T, subnet int, shipped bool) *alertLab {
 		}
 		rules = []string{"deploy/prometheus/wiretop.alerts.yml", canary}
 	}
-	srv := l.cmd("iperf3", "-s", "-1", "-p", "5201")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	l.waitListening(t, 5201)
+	l.serve(t, 5201, "iperf3", "-s", "-1", "-p", "5201")
 
 	a := &alertLab{lab: l, addr: freeAddr(t), am: startAlertmanager(t)}
 	a.w = startWiretop(t, nil, "daemon", "--json", "--metrics", a.addr, "-i", l.hostIf, "--interval", "1s",

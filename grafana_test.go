@@ -665,12 +665,7 @@ func TestGrafanaQueriesLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := parseDashboard(t, data)
-	srv := l.cmd("iperf3", "-s", "-1", "-p", "5201")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	l.waitListening(t, 5201)
+	l.serve(t, 5201, "iperf3", "-s", "-1", "-p", "5201")
 
 	addr := freeAddr(t)
 	w := startWiretop(t, nil, "daemon", "--json", "--metrics", addr, "-i", l.hostIf, "--interval", "1s",

@@ -58,12 +58,7 @@ AlwaysAddNewInterfaces 0
 	db := filepath.Join(dir, "wiretop.db")
 	w := startWiretop(t, nil, "daemon", "--db", db, "--no-capture", "-i", l.hostIf, "--interval", "1s")
 
-	srv := l.cmd("iperf3", "-s", "-p", "5301")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	l.waitListening(t, 5301)
+	l.serve(t, 5301, "iperf3", "-s", "-p", "5301")
 
 	// wait for the next bucket edge, then three buckets with two runs each, 20 s from the edges
 	edge := time.Now().Truncate(5 * time.Minute).Add(5 * time.Minute)

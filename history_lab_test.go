@@ -146,12 +146,7 @@ func TestHistoryLabProcessesHosts(t *testing.T) {
 func TestHistoryDaemonAndTUI(t *testing.T) {
 	l := newLab(t, 102)
 	requireTool(t, "iperf3")
-	srv := l.cmd("iperf3", "-s", "-1", "-p", "5201")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	l.waitListening(t, 5201)
+	l.serve(t, 5201, "iperf3", "-s", "-1", "-p", "5201")
 	dir, err := os.MkdirTemp("/tmp", "wt")
 	if err != nil {
 		t.Fatal(err)

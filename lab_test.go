@@ -116,3 +116,15 @@ func (l *lab) waitListening(t *testing.T, port int) {
 	}
 	t.Fatalf("nothing listens on port %d in %s", port, l.ns)
 }
+
+// serve runs a server in the lab's namespace until the test ends and waits for it to
+// listen on port.
+func (l *lab) serve(t *testing.T, port int, args ...string) {
+	t.Helper()
+	srv := l.cmd(args...)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	l.waitListening(t, port)
+}

@@ -37,12 +37,7 @@ func TestPrometheusScrapesLab(t *testing.T) {
 	l := newLab(t, 130)
 	requireTool(t, "iperf3")
 	requireTool(t, "promtool")
-	srv := l.cmd("iperf3", "-s", "-1", "-p", "5201")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	l.waitListening(t, 5201)
+	l.serve(t, 5201, "iperf3", "-s", "-1", "-p", "5201")
 
 	addr := freeAddr(t)
 	w := startWiretop(t, nil, "daemon", "--json", "--metrics", addr, "-i", l.hostIf, "--interval", "1s")

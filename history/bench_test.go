@@ -13,11 +13,7 @@ import (
 // one interval a second (the rollup and pruning of each closed 5-minute bucket included,
 // amortized over its 300 intervals).
 func BenchmarkRecord(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "h.db"), Options{Location: time.UTC})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openBench(b, Options{Location: time.UTC})
 	iv := benchInterval()
 	end := t0
 	b.ReportAllocs()
@@ -34,11 +30,7 @@ func BenchmarkRecord(b *testing.B) {
 // BenchmarkBaseline is one baseline query (five weeks of an hour and yesterday) on the
 // loader's goroutine.
 func BenchmarkBaseline(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "h.db"), Options{Location: time.UTC})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openBench(b, Options{Location: time.UTC})
 	end := t0
 	for i := 0; i < 36*24*12; i++ { // 36 days, one interval per 5 minutes
 		end = end.Add(5 * time.Minute)
@@ -57,11 +49,7 @@ func BenchmarkBaseline(b *testing.B) {
 // BenchmarkRecordBucketClose is the write of an interval that closes a 5-minute bucket:
 // the rollup into hour, day, month and year, the trim to the top N and the pruning.
 func BenchmarkRecordBucketClose(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "h.db"), Options{Location: time.UTC, GapAfter: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openBench(b, Options{Location: time.UTC, GapAfter: time.Hour})
 	iv := benchInterval()
 	end := t0
 	b.ReportAllocs()
@@ -96,4 +84,15 @@ func benchInterval() *Interval {
 		TCP:    []StateCount{{"ESTAB", 100}, {"LISTEN", 10}, {"TIME-WAIT", 50}, {"CLOSE-WAIT", 2}},
 		Kernel: []Counter{{"ActiveOpens", 10}, {"PassiveOpens", 20}, {"RetransSegs", 3}},
 	}
+}
+
+// openBench opens a fresh store for a benchmark, closed when it ends.
+func openBench(b *testing.B, opts Options) *Store {
+	b.Helper()
+	s, err := Open(filepath.Join(b.TempDir(), "h.db"), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
 }
