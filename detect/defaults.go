@@ -13,6 +13,7 @@ const (
 	RuleNewListener  = "new_listener"
 	RuleErrorsDrops  = "errors_drops"
 	RuleBaseline     = "baseline"
+	RuleExfiltration = "exfiltration"
 )
 
 // DefaultRules returns the built-in rules with their default settings (docs/detection.md
@@ -36,6 +37,8 @@ func DefaultRules() *RuleSet {
 			Enabled: true, Detector: newNewListener()},
 		{Name: RuleErrorsDrops, Doc: "interface errors and drops, or capture drops, above a share of the packets", Severity: Warning,
 			Enabled: true, For: 10 * time.Second, Hold: 30 * time.Second, Detector: newErrorsDrops()},
+		{Name: RuleExfiltration, Doc: "far more bytes sent to one remote host than it usually gets, and far more than it sends back", Severity: Critical,
+			Enabled: true, Hold: 30 * time.Second, Detector: newExfiltration()},
 		{Name: RuleBaseline, Doc: "an interface rate or the ESTAB count outside the same-hour-of-week band (needs history)", Severity: Warning,
 			Enabled: true, For: 5 * time.Minute, Hold: 5 * time.Minute, Detector: newBaseline()},
 	}

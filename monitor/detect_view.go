@@ -54,6 +54,16 @@ type StdioConn struct {
 	Local, Remote netip.AddrPort
 }
 
+// RemoteBytes is what the captured flows carried to and from one remote address in the
+// interval, with the local process that sent it the most.
+type RemoteBytes struct {
+	Remote           netip.Addr
+	RxBytes, TxBytes uint64 // towards the local side, from it
+	PID              int    // the process of the flow with the most bytes sent to Remote; 0 when unknown
+	Comm             string
+	topTx            uint64
+}
+
 // DetectView is what the detectors see of one closed interval (detect.View): interface
 // counters, TCP states, the kernel's TCP counters, listeners, connections per process,
 // sockets held as a process's stdio, capture statistics and the interval's flow facts.
@@ -76,7 +86,9 @@ type DetectView struct {
 	CapDropped       uint64 // packets dropped by the kernel (capture buffer full) in the interval
 	CapIfDropped     uint64 // packets dropped by the interface in the interval
 	Flows            []FlowFact
-	FlowFactsDropped int // flow facts beyond MaxFlowFacts
+	FlowFactsDropped int           // flow facts beyond MaxFlowFacts
+	Remotes          []RemoteBytes // bytes per remote address in the interval (captured flows; at most MaxRemotes)
+	RemotesDropped   int           // remote addresses beyond MaxRemotes
 
 	Baselines Baselines // nil without history (set by the caller, not by the State)
 }
@@ -116,7 +128,7 @@ func (st *State) noteFact(d *capture.FlowDelta, t *talker) {
 func (st *State) DetectView(v *DetectView) {
 	*v = DetectView{
 		Time: st.last, Elapsed: st.lastEl, Start: st.start, Kernel: st.kernel,
-		Ifaces: v.Ifaces[:0], Listeners: v.Listeners[:0], Procs: v.Procs[:0], Stdio: v.Stdio[:0], Flows: v.Flows[:0],
+		Ifaces: v.Ifaces[:0], Listeners: v.Listeners[:0], Procs: v.Procs[:0], Stdio: v.Stdio[:0], Flows: v.Flows[:0], Remotes: v.Remotes[:0],
 		TCPStates: v.TCPStates, Capture: st.CaptureOn(), Baselines: v.Baselines,
 	}
 	if v.TCPStates == nil {
@@ -147,6 +159,7 @@ func (st *State) DetectView(v *DetectView) {
 		v.FlowFactsDropped = f.dropped
 		f.list = f.list[:0]
 	}
+	st.remoteView(v)
 	s := st.cap.Stats
 	if s.Received >= f.prevCap.Received {
 		v.CapReceived = s.Received - f.prevCap.Received
@@ -158,6 +171,41 @@ func (st *State) DetectView(v *DetectView) {
 		v.CapIfDropped = s.IfDropped - f.prevCap.IfDropped
 	}
 	f.prevCap = s
+}
+
+// MaxRemotes bounds DetectView.Remotes: under a spoofed flood every packet is a new remote
+// address; the ones beyond it are counted in DetectView.RemotesDropped.
+const MaxRemotes = 65536
+
+// remoteView sums the talkers that moved bytes in the interval just closed per remote
+// address (the overflow row, which has none, is left out).
+func (st *State) remoteView(v *DetectView) {
+	if st.remoteIdx == nil {
+		st.remoteIdx = make(map[netip.Addr]int)
+	}
+	clear(st.remoteIdx)
+	for _, t := range st.prevTouched {
+		if t == st.overflow || t.RxBytes+t.TxBytes == 0 {
+			continue
+		}
+		a := t.Key.Remote.Addr()
+		i, ok := st.remoteIdx[a]
+		if !ok {
+			if len(v.Remotes) >= MaxRemotes {
+				v.RemotesDropped++
+				continue
+			}
+			i = len(v.Remotes)
+			st.remoteIdx[a] = i
+			v.Remotes = append(v.Remotes, RemoteBytes{Remote: a})
+		}
+		r := &v.Remotes[i]
+		r.RxBytes += t.RxBytes
+		r.TxBytes += t.TxBytes
+		if t.TxBytes > r.topTx && t.attr == attrResolved && t.PID != 0 {
+			r.topTx, r.PID, r.Comm = t.TxBytes, t.PID, t.Comm
+		}
+	}
 }
 
 // socketView adds the listeners, the TCP states per process and the stdio connections of

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -132,8 +133,9 @@ type State struct {
 	talkers               map[capture.FlowKey]*talker
 	list                  []*talker // the talkers of the map, for cheap iteration
 	overflow              *talker
-	touched, prevTouched  []*talker // talkers with bytes in the open and in the last interval
-	recent                []*talker // talkers with bytes inside the longest window
+	touched, prevTouched  []*talker          // talkers with bytes in the open and in the last interval
+	remoteIdx             map[netip.Addr]int // DetectView's index of Remotes, reused
+	recent                []*talker          // talkers with bytes inside the longest window
 	ivals                 durRing
 	itick                 uint32 // tick of the latest closed interval for window rings
 	captured, capturedTot Counts
