@@ -393,7 +393,8 @@ func tomlText(v any) string {
 }
 
 // lineOf returns the line (from 1) of key in table (dotted, "" for the top level) of a TOML
-// text, or of the table's header when key names a sub-table; 0 when not found.
+// text, or of the table's header when key names a sub-table (or the first header of a
+// table in it); 0 when not found.
 func lineOf(data []byte, table, key string) int {
 	header := regexp.MustCompile(`^\s*\[\s*([^\]]+?)\s*\]`)
 	keyRe := regexp.MustCompile(`^\s*("` + regexp.QuoteMeta(key) + `"|` + regexp.QuoteMeta(key) + `)\s*=`)
@@ -405,7 +406,7 @@ func lineOf(data []byte, table, key string) int {
 	for i, l := range strings.Split(string(data), "\n") {
 		if m := header.FindStringSubmatch(l); m != nil {
 			cur = strings.ReplaceAll(m[1], " ", "")
-			if cur == want {
+			if cur == want || strings.HasPrefix(cur, want+".") { // [a.b] defines a as well
 				return i + 1
 			}
 			continue
