@@ -111,7 +111,7 @@ func TestAlertsBadgeAndFocusKey(t *testing.T) {
 	src.set(alertFixture())
 	m = update(m, SampleMsg{fixtureSample(6)})
 	screen := m.View()
-	if !strings.Contains(strings.Split(screen, "\n")[0], "⚠ 1 alerts firing") {
+	if !strings.Contains(strings.Split(screen, "\n")[0], "⚠ 1 alert firing") {
 		t.Errorf("header %q", strings.Split(screen, "\n")[0])
 	}
 	if strings.Contains(screen, "port_scan") {
@@ -144,5 +144,5 @@ func TestGoldenAlerts(t *testing.T) {
 	opts := fixtureOptions()
 	opts.Alerts = src.get
 	opts.OnInterval = func(*monitor.State) {}
-	runGolden(t, opts, nil, []string{"alerts firing"}, []goldenStep{{"!", "scanned 1000 ports"}})
+	runGolden(t, opts, nil, []string{"alert firing"}, []goldenStep{{"!", "scanned 1000 ports"}})
 }

@@ -65,7 +65,11 @@ func (m *Model) header() string {
 		segs = append(segs, headerSeg{h.Render(priv), 2})
 	}
 	if m.alerts > 0 {
-		segs = append(segs, headerSeg{st.HeaderCrit.Render(fmt.Sprintf("⚠ %d alerts firing", m.alerts)), 10})
+		noun := "alerts"
+		if m.alerts == 1 {
+			noun = "alert"
+		}
+		segs = append(segs, headerSeg{st.HeaderCrit.Render(fmt.Sprintf("⚠ %d %s firing", m.alerts, noun)), 10})
 	} else {
 		segs = append(segs, headerSeg{h.Render("alerts 0"), 3})
 	}
