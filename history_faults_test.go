@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wiretop/wiretop/monitor"
+	"github.com/wiretop/wiretop/sampler"
 )
 
 // historyTotals runs wiretop history --json and returns the rx bytes of iface per bucket
@@ -85,8 +89,8 @@ func (p *fakeProc) dev(rx map[string]uint64) {
 // at 64 bits, vanish and return, while the recorder is killed with SIGKILL and restarted:
 // the history holds exactly the traffic the counters really counted, no bucket more, and
 // every interval that completed before the kill is there. (Clock steps of +1 h and -1 h
-// cannot be made for a real process here without stepping the machine's clock: the store's
-// tests feed them through the recorder's code, TestGapsNotTraffic in history/.)
+// cannot be made for a separate process without stepping the machine's clock:
+// TestHistoryClockSteps drives the same recorder in this process with a stepped clock.)
 func TestHistoryCounterFaults(t *testing.T) {
 	p := newFakeProc(t)
 	db := filepath.Join(t.TempDir(), "h.db")
@@ -159,5 +163,103 @@ func TestHistoryCounterFaults(t *testing.T) {
 	out, _ := exec.Command(wiretopBin, "history", "--db", db, "--json").Output()
 	if !strings.Contains(string(out), "gaps") {
 		t.Errorf("no gaps list in %s", out)
+	}
+}
+
+// TestHistoryClockSteps drives the recorder (the sampler over a fake /proc root, the
+// monitor, the history stage and a real SQLite file, in this process) through clock steps
+// of +1 h and -1 h, 70 minutes apart, with 10 s intervals. A real process sees a step in the wall clock only:
+// its intervals keep their monotonic length. So each sample's wall time is shifted as a
+// stepped clock shifts time.Now(), and its elapsed time is the real one. The history must
+// hold every byte counted, no 5-minute bucket more than any 5 real minutes carried (were
+// the intervals after the step back written into the buckets of the hour they repeat,
+// those buckets would hold 2000 B/s and 3000 B/s for 5 minutes each), and the hour
+// skipped by the step forward as a gap.
+func TestHistoryClockSteps(t *testing.T) {
+	p := newFakeProc(t)
+	db := filepath.Join(t.TempDir(), "h.db")
+	const iface = "fk1"
+	cfg := Config{DB: db, dbSet: true, ProcRoot: p.root, NoNetlink: true, Interval: 10 * time.Second}
+	h, notes, err := openHistoryStage(context.Background(), cfg)
+	if err != nil || h == nil {
+		t.Fatalf("history stage: %v %v", err, notes)
+	}
+	cur := uint64(1000)
+	p.dev(map[string]uint64{iface: cur})
+	smp, err := sampler.New(sampler.Options{ProcRoot: p.root, NoNetlink: true, Interval: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer smp.Close()
+	st := monitor.New(monitor.Options{})
+	mono := time.Date(2026, 12, 6, 10, 0, 0, 0, time.Local) // the sampler's clock
+	var offset time.Duration                                // the wall clock's step
+	var counted []uint64                                    // bytes per interval, in real order
+	tick := func(add uint64) {
+		cur += add
+		p.dev(map[string]uint64{iface: cur})
+		mono = mono.Add(10 * time.Second)
+		s := smp.Tick(mono)
+		s.Time = mono.Add(offset) // what time.Now() says; Elapsed stays monotonic
+		st.Apply(s)
+		h.interval(st)
+		if !s.Baseline {
+			counted = append(counted, add)
+		}
+	}
+	tick(0) // the baseline
+	const phase = 420 // 70 minutes of 10 s intervals: longer than the steps
+	for range phase {
+		tick(10000) // 1000 B/s
+	}
+	offset = time.Hour // +1 h
+	for range phase {
+		tick(20000)
+	}
+	offset = 0 // -1 h: back into the last hour recorded
+	for range phase {
+		tick(30000)
+	}
+	if err := h.close(); err != nil {
+		t.Fatal(err)
+	}
+	var real, max5 uint64
+	for i := range counted {
+		real += counted[i]
+		if i >= 29 {
+			var w uint64
+			for _, c := range counted[i-29 : i+1] {
+				w += c
+			}
+			max5 = max(max5, w)
+		}
+	}
+	buckets, total := historyTotals(t, db, "--5min", iface)
+	t.Logf("counted %d bytes, at most %d in 5 real minutes, in %d 5-minute buckets", real, max5, len(buckets))
+	if total != real {
+		t.Errorf("the history holds %d bytes, %d were counted: an interval was lost or doubled", total, real)
+	}
+	for b, v := range buckets {
+		if v > max5 {
+			t.Errorf("bucket %s holds %d bytes, more than any 5 real minutes carried (%d)", b, v, max5)
+		}
+	}
+	out, err := exec.Command(wiretopBin, "history", "--db", db, "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("wiretop history: %v\n%s", err, out)
+	}
+	var rep struct {
+		Gaps []struct {
+			Start, End string
+		} `json:"gaps"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gaps: %+v", rep.Gaps)
+	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+	from := time.Date(2026, 12, 6, 11, 10, 10, 0, time.Local)
+	if len(rep.Gaps) != 1 || !at(rep.Gaps[0].Start).Equal(from) || !at(rep.Gaps[0].End).Equal(from.Add(time.Hour)) {
+		t.Errorf("gaps %+v, want the hour skipped by the step forward, 11:10 to 12:10", rep.Gaps)
 	}
 }
