@@ -207,7 +207,7 @@ func TestHistoryClockSteps(t *testing.T) {
 			counted = append(counted, add)
 		}
 	}
-	tick(0) // the baseline
+	tick(0)           // the baseline
 	const phase = 420 // 70 minutes of 10 s intervals: longer than the steps
 	for range phase {
 		tick(10000) // 1000 B/s
