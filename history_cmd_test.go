@@ -215,3 +215,55 @@ func TestHistoryGroupReader(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryReadOnlyFS: a history on a read-only file system (a tmpfs mounted read-only)
+// is read by `wiretop history`, and a monitor given it keeps monitoring and says it only
+// reads; a monitor given a path there with no database says in one status note that
+// history is off and why. Nothing on the mount changes.
+func TestHistoryReadOnlyFS(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "ro")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt)
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	db := filepath.Join(mnt, "h.db")
+	recordSome(t, db)
+	want, err := exec.Command(wiretopBin, "history", "--db", db, "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, "mount", "-o", "remount,ro", mnt)
+	if err := os.WriteFile(filepath.Join(mnt, "probe"), nil, 0o600); err == nil {
+		t.Fatal("the mount is writable")
+	}
+	before, _ := exec.Command("ls", "-l", "--time-style=full-iso", mnt).Output()
+
+	got, err := exec.Command(wiretopBin, "history", "--db", db, "--json").CombinedOutput()
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("wiretop history on the read-only mount: %v\n%s\nwant\n%s", err, got, want)
+	}
+	for _, c := range []struct{ path, note string }{
+		{db, "history: reading only (this user cannot write " + db + ")"},
+		{filepath.Join(mnt, "none.db"), "history off: history " + filepath.Join(mnt, "none.db") + ": "},
+	} {
+		out, err := exec.Command(wiretopBin, "--headless", "--no-capture", "-i", "lo", "--interval", "50ms", "--count", "3", "--db", c.path).Output()
+		if err != nil {
+			t.Fatalf("the monitor did not run with --db %s: %v", c.path, err)
+		}
+		if !strings.Contains(string(out), c.note) {
+			t.Errorf("the monitor's status does not say %q:\n%s", c.note, lastLine(out))
+		}
+		if i := strings.Index(string(out), c.note); i >= 0 {
+			note, _, _ := strings.Cut(string(out[i:]), `"`)
+			t.Logf("--db %s: %s", c.path, note)
+		}
+	}
+	out, _ := exec.Command(wiretopBin, "history", "--db", filepath.Join(mnt, "none.db")).CombinedOutput()
+	t.Logf("wiretop history --db %s: %s", filepath.Join(mnt, "none.db"), strings.TrimSpace(string(out)))
+	if after, _ := exec.Command("ls", "-l", "--time-style=full-iso", mnt).Output(); !bytes.Equal(before, after) {
+		t.Errorf("the read-only mount changed:\n%s\n%s", before, after)
+	}
+}
