@@ -32,12 +32,21 @@ type tmuxWin struct {
 // be read after wiretop is gone. env are extra VAR=value for wiretop.
 func startTUI(t *testing.T, w, h int, env []string, args ...string) *tmuxWin {
 	t.Helper()
+	return startTUIIn(t, nil, w, h, env, args...)
+}
+
+// startTUIIn is startTUI with wiretop run under a prefix (such as ip netns exec NS).
+func startTUIIn(t *testing.T, prefix []string, w, h int, env []string, args ...string) *tmuxWin {
+	t.Helper()
 	requireTool(t, "tmux")
 	dir := t.TempDir()
 	s := &tmuxWin{t: t, sock: filepath.Join(dir, "tmux.sock"), dir: dir,
 		status: filepath.Join(dir, "status"), stderr: filepath.Join(dir, "stderr")}
 	cmd := []string{"TERM=xterm-256color"}
 	cmd = append(cmd, env...)
+	for _, a := range prefix {
+		cmd = append(cmd, shellQuote(a))
+	}
 	cmd = append(cmd, shellQuote(wiretopBin))
 	for _, a := range args {
 		cmd = append(cmd, shellQuote(a))
