@@ -34,7 +34,7 @@ func TestLabSynFloodSpoofed(t *testing.T) {
 	start := time.Now()
 	flood := exec.CommandContext(ctx, "hping3", "-q", "-S", "-p", "8099", "--flood", "--rand-source", l.nsIP)
 	flood.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test
-	out, _ := flood.CombinedOutput() // killed at the deadline
+	out, _ := flood.CombinedOutput()                                     // killed at the deadline
 	key := "syn_flood/" + l.nsIP + ":8099"
 	a := w.waitAlert(t, "syn_flood", "firing", key, 2*time.Second)
 	started, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(a["started"]))
