@@ -43,6 +43,7 @@ type Config struct {
 	ConfigPath   string
 	ProcRoot     string // --proc-root, for tests and containers
 	CPUProfile   string // --cpuprofile: write a Go CPU profile of the run (docs/bench.md)
+	MemProfile   string // --memprofile: write a Go heap profile at the end of the run
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
 	NoBPF        bool   // --no-bpf: TCP sockets from sock_diag, not the BPF iterator
 	BufferKiB    int    // -B: the kernel capture buffer in KiB, as tcpdump's -B
@@ -145,10 +146,12 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
 	fs.BoolVar(&c.NoBPF, "no-bpf", false, "read TCP sockets with sock_diag even as root (not with the faster BPF iterator)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
+	fs.StringVar(&c.MemProfile, "memprofile", "", "write a Go heap profile (in use at the end, and allocated over the run) to this file")
 	fs.IntVarP(&c.BufferKiB, "buffer-size", "B", capture.DefaultBufferSize>>10, "live capture: the kernel buffer in KiB, as tcpdump's -B (raise it if the header shows drops)")
 	fs.IntVar(&c.MaxFlows, "max-flows", capture.DefaultFlowCap, "flows the capture's table holds (about 160 bytes each); later flows are counted in an overflow row")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("cpuprofile")
+	_ = fs.MarkHidden("memprofile")
 	if err := fs.Parse(joinOptionalValues(args, "--metrics")); err != nil {
 		return c, err
 	}

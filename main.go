@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -60,6 +61,17 @@ func run(ctx context.Context, cfg Config, stdout io.Writer) error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.MemProfile != "" {
+		f, err := os.Create(cfg.MemProfile)
+		if err != nil {
+			return fmt.Errorf("memory profile: %w", err)
+		}
+		defer func() {
+			runtime.GC() // the in-use figures are those of the last collection
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}()
 	}
 	if cfg.Command == "daemon" && !cfg.JSON {
 		stdout = io.Discard // a daemon records, detects and serves; it prints JSON only when asked
