@@ -142,9 +142,11 @@ func scanlabInNS(t *testing.T, l *lab, fn func() error) {
 	}
 }
 
-// scanlabUnreachSent reads the ICMP destination unreachables the lab's namespace has sent
-// (Icmp OutDestUnreachs of its /proc/net/snmp; rate-limited ones are not sent nor counted).
-func scanlabUnreachSent(t *testing.T, l *lab) int {
+// scanlabICMP reads the lab's namespace's ICMP output counters (the Icmp lines of its
+// /proc/net/snmp): OutDestUnreachs (unreachables sent; rate-limited ones are neither sent
+// nor counted there), OutRateLimitGlobal and OutRateLimitHost (ICMP messages the rate
+// limits suppressed: icmp_msgs_per_sec, icmp_ratelimit).
+func scanlabICMP(t *testing.T, l *lab) (unreach, limitedGlobal, limitedHost int) {
 	t.Helper()
 	var names []string
 	for _, ln := range strings.Split(l.exec(t, "cat", "/proc/net/snmp"), "\n") {
@@ -156,15 +158,27 @@ func scanlabUnreachSent(t *testing.T, l *lab) int {
 			names = f
 			continue
 		}
+		unreach = -1
 		for i, n := range names {
-			if n == "OutDestUnreachs" && i < len(f) {
-				v, _ := strconv.Atoi(f[i])
-				return v
+			if i >= len(f) {
+				break
 			}
+			v, _ := strconv.Atoi(f[i])
+			switch n {
+			case "OutDestUnreachs":
+				unreach = v
+			case "OutRateLimitGlobal":
+				limitedGlobal = v
+			case "OutRateLimitHost":
+				limitedHost = v
+			}
+		}
+		if unreach >= 0 {
+			return unreach, limitedGlobal, limitedHost
 		}
 	}
 	t.Fatalf("no Icmp OutDestUnreachs in %s's /proc/net/snmp", l.ns)
-	return 0
+	return 0, 0, 0
 }
 
 // scanlabNoRateLimit turns the ICMP rate limit per destination off in the lab's namespace
@@ -246,15 +260,16 @@ func TestLabPortScanUDP(t *testing.T) {
 	rules := scanlabRules(t, "")
 	victim := scanlabStart(t, l.prefix(), l.nsIf, rules)
 	scanner := scanlabStart(t, nil, l.hostIf, rules)
-	sent0 := scanlabUnreachSent(t, l)
+	sent0, global0, host0 := scanlabICMP(t, l)
 	start := time.Now()
 	out, err := exec.Command("nmap", "-sU", "-Pn", "-n", "-p", "1-150", "--max-retries", "0", l.nsIP).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nmap -sU: %v\n%s", err, out)
 	}
-	sent := scanlabUnreachSent(t, l) - sent0
-	t.Logf("nmap -sU took %v: %s; the namespace sent %d port unreachables", time.Since(start).Round(time.Millisecond),
-		lastLine(out), sent)
+	sent, global, host := scanlabICMP(t, l)
+	sent -= sent0
+	t.Logf("nmap -sU took %v: %s; the namespace sent %d port unreachables (suppressed by icmp_msgs_per_sec: %d, by icmp_ratelimit: %d)",
+		time.Since(start).Round(time.Millisecond), lastLine(out), sent, global-global0, host-host0)
 	if sent < 20 {
 		t.Fatalf("the namespace sent %d ICMP unreachables, fewer than the firing level: the scan cannot be detected", sent)
 	}
@@ -389,7 +404,7 @@ func TestLabPortScanQuietUDP(t *testing.T) {
 	rules := scanlabRules(t, "")
 	victim := scanlabStart(t, l.prefix(), l.nsIf, rules)
 	client := scanlabStart(t, nil, l.hostIf, rules)
-	sent0 := scanlabUnreachSent(t, l)
+	sent0, _, _ := scanlabICMP(t, l)
 	var replies int
 	for i := range 60 {
 		c, err := net.Dial("udp4", l.nsIP+":53")
@@ -414,7 +429,8 @@ func TestLabPortScanQuietUDP(t *testing.T) {
 		"for r in 1 2 3; do for p in 7001 7002 7003; do echo x >/dev/udp/%s/$p; done; sleep 0.2; done", l.nsIP)).CombinedOutput(); err != nil {
 		t.Fatalf("bash: %v\n%s", err, o)
 	}
-	sent := scanlabUnreachSent(t, l) - sent0
+	sent, _, _ := scanlabICMP(t, l)
+	sent -= sent0
 	time.Sleep(1500 * time.Millisecond) // two more intervals close
 	t.Logf("DNS-like queries answered: %d of 60 (server answered %d); port unreachables sent: %d", replies, answered.Load(), sent)
 	if replies != 60 {
