@@ -24,6 +24,9 @@ import (
 // inbound (the scanned host is the monitored one) and outbound (a process of the monitored
 // host scans): each fires within 5 s of the scan's start with the scanner and the target in
 // its key and evidence, and resolves once after the scan (a 3 s window instead of 60 s).
+// Outbound, the evidence names the scanning process when its sockets outlive a socket table:
+// nmap -sT against filtered ports, a bash script holding UDP sockets; not nmap's raw sockets
+// (-sS, -sU), nor -sT's sockets to closed ports on a link with a round trip of microseconds.
 // The quiet twins are ordinary UDP (DNS-like queries, an iperf3 stream, a few unreachable
 // ports) and many completed connections to 25 open ports. Lab subnets 147-150.
 //
@@ -296,7 +299,7 @@ func TestLabPortScanOutbound(t *testing.T) {
 	// timeout, long enough for a socket table to see it. Against closed ports on the veth
 	// the RST comes back within microseconds and the socket is gone before any socket
 	// table: the alert fires the same but names no process (see the notes of scanlab).
-	t.Run("nmap-sT", func(t *testing.T) {
+	t.Run("nmap-sT-filtered", func(t *testing.T) {
 		l := newLab(t, 150)
 		requireTool(t, "nmap")
 		l.exec(t, "ip", "route", "add", "blackhole", l.hostIP+"/32")
@@ -318,6 +321,29 @@ func TestLabPortScanOutbound(t *testing.T) {
 		scanlabNamed(t, a, ev, "nmap", pid)
 		scanlabResolvedOnce(t, w)
 	})
+	// nmap -sS (raw sockets) and -sT against 200 closed ports, which answer RST: the alert
+	// fires with the key and evidence of the pair; no process is named, as the rule's
+	// documentation says for raw sockets (-sS) and for sockets already gone (-sT: the whole
+	// scan takes about 30 ms, each socket lives one round trip on the veth, microseconds,
+	// and the first socket table after its packets comes a capture batch, up to 100 ms, later).
+	for _, typ := range []string{"-sS", "-sT"} {
+		t.Run("nmap"+typ+"-closed", func(t *testing.T) {
+			l := newLab(t, 150)
+			requireTool(t, "nmap")
+			w := scanlabStart(t, nil, l.hostIf, scanlabRules(t, ""))
+			start := time.Now()
+			out, err := exec.Command("nmap", typ, "-Pn", "-n", "-p", "1-200", "--max-retries", "0", l.nsIP).CombinedOutput()
+			if err != nil {
+				t.Fatalf("nmap %s: %v\n%s", typ, err, out)
+			}
+			t.Logf("nmap %s took %v: %s", typ, time.Since(start).Round(time.Millisecond), lastLine(out))
+			_, ev := scanlabFired(t, w, start, "out", l.hostIP, l.nsIP)
+			if ev["tcp_attempts"] == 0.0 || ev["udp_attempts"] != 0.0 {
+				t.Errorf("tcp_attempts %v udp_attempts %v in a TCP scan", ev["tcp_attempts"], ev["udp_attempts"])
+			}
+			scanlabResolvedOnce(t, w)
+		})
+	}
 	// bash opens a connected UDP socket to each of 30 closed ports of the namespace, sends
 	// one datagram on each and holds them 3 s (a scanner with ordinary sockets, as a script
 	// would be): the namespace answers each with a port unreachable.
