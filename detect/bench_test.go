@@ -129,8 +129,11 @@ func BenchmarkEvalSpoofedFlood(b *testing.B) {
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	now := t0
 	var v View
-	for range 5 { // the tables full, the alerts firing, the learning periods' tables filled
+	for i := range 8 { // the tables full, the alerts firing, the learning periods over
 		now = now.Add(time.Second)
+		if i == 3 {
+			now = now.Add(10 * time.Minute)
+		}
 		detfuzzFlood(&v, r, t0, now, []uint16{22})
 		v.Baselines = detfuzzBenchBaselines
 		e.Eval(&v, now)
@@ -155,8 +158,11 @@ func BenchmarkEvalQuiet(b *testing.B) {
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	now := t0
 	var v View
-	for range 5 {
+	for i := range 8 {
 		now = now.Add(time.Second)
+		if i == 3 {
+			now = now.Add(10 * time.Minute) // past the learning periods
+		}
 		detfuzzQuiet(&v, r, t0, now)
 		v.Baselines = detfuzzBenchBaselines
 		e.Eval(&v, now)
@@ -174,8 +180,8 @@ func BenchmarkEvalQuiet(b *testing.B) {
 }
 
 // TestSpoofedFloodStateBounded replays 120 intervals of a spoofed SYN flood (65,536 flow
-// facts from fresh random sources each, about 7.8 million sources in all) on one port and
-// then spread over 10 ports: the engine holds one syn_flood alert per victim port and one
+// facts from fresh random sources each, about 7.8 million sources in all), after the
+// learning periods, on one port and then spread over 10 ports: the engine holds one syn_flood alert per victim port and one
 // for the kernel's counters (not one per source), each fired once; the per-source tables
 // of port_scan and brute_force stay within their caps at every interval; the alerts'
 // evidence carries the counts.
@@ -187,6 +193,15 @@ func TestSpoofedFloodStateBounded(t *testing.T) {
 			t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 			now := t0
 			var v View
+			// One quiet interval starts the learning periods (this host's listeners are
+			// known, its peers too); the flood begins once they are over.
+			detfuzzFlood(&v, r, t0, now, ports)
+			v.Flows, v.Remotes, v.FlowFactsDropped, v.RemotesDropped, v.Kernel = v.Flows[:0], v.Remotes[:0], 0, 0, sampler.KernelTCP{}
+			v.TCPStates["SYN-RECV"] = 0
+			if out := e.Eval(&v, now); len(out) != 0 {
+				t.Fatalf("the quiet interval: %v", out)
+			}
+			now = now.Add(10 * time.Minute)
 			fired := map[string]int{}
 			sources := 0
 			for i := range 120 {
