@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -60,6 +61,16 @@ func (d *bruteForce) params() []param {
 	}
 }
 
+// keep is how many start times one source/target pair keeps: 4 × attempts, saturating (a
+// rules file's attempts = 4611686018427387904 made it wrap to 0, and the first attempt
+// sliced an empty list).
+func (d *bruteForce) keep() int {
+	if d.Attempts > math.MaxInt/4 {
+		return math.MaxInt
+	}
+	return 4 * d.Attempts
+}
+
 func (d *bruteForce) Check(v *View, now time.Time, emit func(Finding)) {
 	if d.pairs == nil {
 		d.pairs = map[bfKey][]time.Time{}
@@ -78,7 +89,7 @@ func (d *bruteForce) Check(v *View, now time.Time, emit func(Finding)) {
 		if !ok && len(d.pairs) >= maxBruteKeys {
 			continue
 		}
-		if len(ts) >= 4*d.Attempts {
+		if len(ts) >= d.keep() {
 			ts = ts[1:]
 		}
 		d.pairs[k] = append(ts, now)

@@ -118,8 +118,8 @@ func (d *exfiltration) Check(v *View, now time.Time, emit func(Finding)) {
 		if h.sum(&h.tx) == 0 && r.TxBytes > 0 {
 			h.first = now
 		}
-		h.tx[bucket%exBuckets] += r.TxBytes
-		h.rx[bucket%exBuckets] += r.RxBytes
+		h.tx[slot(bucket)] += r.TxBytes
+		h.rx[slot(bucket)] += r.RxBytes
 		if r.TxBytes > 0 {
 			h.active = true
 			if r.PID != 0 {
@@ -173,13 +173,18 @@ func (d *exfiltration) level(v *View, a netip.Addr, now time.Time) (float64, str
 	return level, novelty
 }
 
+// slot is bucket's place in a host's ring of buckets. A bucket number is negative for a
+// clock before 1970, or after 2262 where UnixNano wraps (a replayed pcapng's timestamps):
+// bucket%exBuckets was then a negative index, and Check panicked.
+func slot(bucket int64) int64 { return (bucket%exBuckets + exBuckets) % exBuckets }
+
 // slide moves h's window to end at bucket, zeroing the buckets that fell out of it.
 func (h *exHost) slide(bucket int64) {
 	if bucket <= h.newest {
 		return
 	}
 	for b := h.newest + 1; b <= bucket && b <= h.newest+exBuckets; b++ {
-		h.tx[b%exBuckets], h.rx[b%exBuckets] = 0, 0
+		h.tx[slot(b)], h.rx[slot(b)] = 0, 0
 	}
 	h.newest = bucket
 }
@@ -196,7 +201,7 @@ func (h *exHost) sum(b *[exBuckets]uint64) uint64 {
 // far in the current bucket go.
 func (d *exfiltration) sweep(bucket int64) {
 	for a, h := range d.hosts {
-		if h.newest != bucket || h.tx[bucket%exBuckets] == 0 {
+		if h.newest != bucket || h.tx[slot(bucket)] == 0 {
 			delete(d.hosts, a)
 		}
 	}

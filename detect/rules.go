@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -172,9 +173,15 @@ func (rs *RuleSet) Load(data []byte, name, prefix string) error {
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return fmt.Errorf("%s:%d: %s", name, perr.Position.Line, perr.Message)
+			line := perr.Position.Line
+			if s := perr.Position.Start; line < 1 && s >= 0 && s <= len(data) {
+				// the parser says line 0 for some errors at the end of the first line
+				// (`"\` alone): count the lines up to the error's offset
+				line = 1 + bytes.Count(data[:s], []byte("\n"))
+			}
+			return fmt.Errorf("%s:%d: %s", name, line, oneLine(perr.Message))
 		}
-		return fmt.Errorf("%s: %v", name, err)
+		return fmt.Errorf("%s: %s", name, oneLine(err.Error()))
 	}
 	if prefix != "" {
 		sub, ok := doc[prefix]
@@ -196,6 +203,19 @@ func (rs *RuleSet) Load(data []byte, name, prefix string) error {
 		}
 		return strings.Join(parts, ".")
 	}
+	// shown is a key's dotted path as a message shows it: a key that is not bare TOML (a
+	// quoted key may hold a newline or a dot) in quotes, so that an error stays one line.
+	shown := func(parts ...string) string {
+		if prefix != "" {
+			parts = append([]string{prefix}, parts...)
+		}
+		for i, p := range parts {
+			if !bareKey(p) {
+				parts[i] = strconv.Quote(p)
+			}
+		}
+		return strings.Join(parts, ".")
+	}
 	keys := make([]string, 0, len(doc))
 	for k := range doc {
 		keys = append(keys, k)
@@ -206,7 +226,7 @@ func (rs *RuleSet) Load(data []byte, name, prefix string) error {
 		if t, ok := v.(map[string]any); ok {
 			rp, known := ps[k]
 			if !known || k == "" {
-				return fmt.Errorf("%s:%d: %s: unknown rule (rules: %s)", name, lineOf(data, path(), k), path(k), strings.Join(next.names(), ", "))
+				return fmt.Errorf("%s:%d: %s: unknown rule (rules: %s)", name, lineOf(data, path(), k), shown(k), strings.Join(next.names(), ", "))
 			}
 			tk := make([]string, 0, len(t))
 			for kk := range t {
@@ -217,10 +237,10 @@ func (rs *RuleSet) Load(data []byte, name, prefix string) error {
 				line := lineOf(data, path(k), kk)
 				p := findParam(rp, kk)
 				if p == nil {
-					return fmt.Errorf("%s:%d: %s: unknown key (keys: %s)", name, line, path(k, kk), paramKeys(rp))
+					return fmt.Errorf("%s:%d: %s: unknown key (keys: %s)", name, line, shown(k, kk), paramKeys(rp))
 				}
 				if err := setParam(p, t[kk]); err != nil {
-					return fmt.Errorf("%s:%d: %s: %v", name, line, path(k, kk), err)
+					return fmt.Errorf("%s:%d: %s: %v", name, line, shown(k, kk), err)
 				}
 				next.sources[k+"."+kk] = fmt.Sprintf("%s:%d", name, line)
 			}
@@ -229,10 +249,10 @@ func (rs *RuleSet) Load(data []byte, name, prefix string) error {
 		line := lineOf(data, path(), k)
 		p := findParam(ps[""], k)
 		if p == nil {
-			return fmt.Errorf("%s:%d: %s: unknown key (a rule is a table, e.g. [%s]; rules: %s)", name, line, path(k), path("port_scan"), strings.Join(next.names(), ", "))
+			return fmt.Errorf("%s:%d: %s: unknown key (a rule is a table, e.g. [%s]; rules: %s)", name, line, shown(k), path("port_scan"), strings.Join(next.names(), ", "))
 		}
 		if err := setParam(p, v); err != nil {
-			return fmt.Errorf("%s:%d: %s: %v", name, line, path(k), err)
+			return fmt.Errorf("%s:%d: %s: %v", name, line, shown(k), err)
 		}
 		next.sources[k] = fmt.Sprintf("%s:%d", name, line)
 	}
@@ -382,14 +402,44 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// tomlText is a decoded value for a message, on one line: strings quoted, lists element
+// by element, tables named.
 func tomlText(v any) string {
 	switch x := v.(type) {
 	case string:
 		return strconv.Quote(x)
 	case map[string]any:
 		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		s := make([]string, len(x))
+		for i, e := range x {
+			s[i] = tomlText(e)
+		}
+		return "[" + strings.Join(s, ", ") + "]"
 	}
 	return fmt.Sprint(v)
+}
+
+// oneLine escapes the line breaks of a parser's message (it quotes the input it did not
+// expect, a newline in an escape sequence too), so that an error stays one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+}
+
+// bareKey says whether k is a bare TOML key (letters, digits, "_" and "-"), which a message
+// may show without quotes.
+func bareKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // lineOf returns the line (from 1) of key in table (dotted, "" for the top level) of a TOML
