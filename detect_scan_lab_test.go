@@ -122,12 +122,22 @@ func scanlabResolvedOnce(t *testing.T, w *wtRun) []string {
 
 // scanlabInNS runs fn on an OS thread moved into the lab's network namespace, so that the
 // sockets fn opens live there (a socket keeps its namespace whichever thread uses it later).
-// The thread is never unlocked: it ends with the goroutine instead of going back to the pool.
+// The thread goes back to the test's own namespace before it is unlocked. Leaving it in the
+// lab's namespace and letting it end with the goroutine is not enough: if the goroutine ran
+// on the main thread, which Go never ends, /proc/self/net (the thread group leader's
+// namespace) would show the lab's, or after the lab is gone an empty one with only lo, to
+// every test that follows.
 func scanlabInNS(t *testing.T, l *lab, fn func() error) {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer home.Close()
 		f, err := os.Open("/run/netns/" + l.ns)
 		if err != nil {
 			errc <- err
@@ -138,7 +148,14 @@ func scanlabInNS(t *testing.T, l *lab, fn func() error) {
 			errc <- fmt.Errorf("setns %s: %w", l.ns, err)
 			return
 		}
-		errc <- fn()
+		ferr := fn()
+		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Still locked: the thread ends with this goroutine.
+			errc <- fmt.Errorf("setns back from %s: %w", l.ns, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
 	}()
 	if err := <-errc; err != nil {
 		t.Fatal(err)

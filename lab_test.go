@@ -33,9 +33,16 @@ func newLab(t *testing.T, subnet int) *lab {
 	id := hex.EncodeToString(b)
 	l := &lab{ns: "wt-" + id, hostIf: "wt" + id + "h", nsIf: "wt" + id + "n", subnet: subnet,
 		hostIP: fmt.Sprintf("198.18.%d.1", subnet), nsIP: fmt.Sprintf("198.18.%d.2", subnet)}
+	home, _ := os.Readlink("/proc/self/ns/net")
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "link", "del", l.hostIf).Run()
 		_ = exec.Command("ip", "netns", "del", l.ns).Run()
+		// /proc/self/net is the main thread's namespace: a test that moved a thread into
+		// the lab and let it go back to the pool (or ended it on the main thread, which Go
+		// parks instead) changes what every later test reads in /proc/net.
+		if now, _ := os.Readlink("/proc/self/ns/net"); now != home {
+			t.Errorf("this test left the test process in network namespace %s (it was in %s)", now, home)
+		}
 	})
 	must(t, "ip", "netns", "add", l.ns)
 	must(t, "ip", "link", "add", l.hostIf, "type", "veth", "peer", "name", l.nsIf)

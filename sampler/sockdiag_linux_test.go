@@ -584,8 +584,9 @@ func TestDestroyWatcherWithoutNetAdmin(t *testing.T) {
 	}
 	resc := make(chan result, 1)
 	go func() {
-		// The thread is never unlocked: it exits with the goroutine, so its reduced
-		// capabilities never serve another goroutine.
+		// The thread is unlocked only once CAP_NET_ADMIN is back in its effective set
+		// (it stays in the permitted set); if that fails it stays locked and ends with
+		// the goroutine, or, being the main thread, Go parks it for good.
 		runtime.LockOSThread()
 		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 		var data [2]unix.CapUserData
@@ -599,6 +600,10 @@ func TestDestroyWatcherWithoutNetAdmin(t *testing.T) {
 			return
 		}
 		w, err := newDestroyWatcher(10)
+		data[unix.CAP_NET_ADMIN/32].Effective |= 1 << (unix.CAP_NET_ADMIN % 32)
+		if unix.Capset(&hdr, &data[0]) == nil {
+			runtime.UnlockOSThread()
+		}
 		resc <- result{w: w, err: err}
 	}()
 	res := <-resc
