@@ -65,7 +65,11 @@ const (
 // and closes fds); a changed one is reloaded and its fds re-read. An exec that keeps
 // exactly the same fd names keeps the old name until the pid's fds change.
 //
-// A socket shared by several processes (fork) is attributed to the lowest pid.
+// A socket shared by several processes (fork) is attributed to the lowest pid that holds
+// it as its stdin or stdout, else to the lowest pid: a shell forked with a connection as
+// its stdio (`sh <&196 >&196`, python's subprocess.call(["/bin/sh"], stdin=s, stdout=s))
+// is the process that uses it, while its parent, with the lower pid, keeps it on another
+// fd.
 type procResolver struct {
 	root   string
 	now    func() time.Time // time source, replaced in tests
@@ -73,6 +77,7 @@ type procResolver struct {
 
 	pids   map[int]*pidFDs
 	owners map[uint64]*pidFDs  // socket inode -> the lowest pid holding it, from the last walk
+	stdio  map[uint64]*pidFDs  // socket inode -> the lowest pid holding it as fd 0 or 1, from the last walk
 	neg    map[uint64]negEntry // inode -> when a walk last failed to find it, and the wait
 	users  map[uint32]string   // uid -> user name
 
@@ -133,6 +138,7 @@ func newProcResolver(procRoot string) *procResolver {
 		negTTL:  negativeTTL,
 		pids:    make(map[int]*pidFDs),
 		owners:  make(map[uint64]*pidFDs),
+		stdio:   make(map[uint64]*pidFDs),
 		neg:     make(map[uint64]negEntry),
 		users:   make(map[uint32]string),
 		checked: make(map[int]bool),
@@ -161,7 +167,7 @@ func (r *procResolver) Resolve(socks []Socket, procs map[int]*Proc) {
 		}
 		p := r.owners[ino]
 		if p != nil && p.proc != nil {
-			if check && !r.ownerAlive(p) {
+			if q := r.stdio[ino]; check && (!r.ownerAlive(p) || q != nil && !r.ownerAlive(q)) {
 				r.want = append(r.want, ino)
 			}
 			continue
@@ -186,6 +192,9 @@ func (r *procResolver) Resolve(socks []Socket, procs map[int]*Proc) {
 			continue
 		}
 		p := r.owners[s.Inode]
+		if q := r.stdio[s.Inode]; q != nil && q.proc != nil {
+			p = q
+		}
 		if p == nil || p.proc == nil {
 			continue
 		}
@@ -283,6 +292,9 @@ func (r *procResolver) walk(socks []Socket, now time.Time) {
 	// Load the details of the processes that own table sockets.
 	for ino := range table {
 		if p := r.owners[ino]; p != nil && p.proc == nil {
+			r.refreshProc(p)
+		}
+		if p := r.stdio[ino]; p != nil && p.proc == nil {
 			r.refreshProc(p)
 		}
 	}
@@ -457,17 +469,25 @@ func (r *procResolver) readFD(p *pidFDs, name string, table map[uint64]struct{})
 	p.fds[name] = fdEntry{inode: ino, table: ino != 0 && inTable, read: r.gen, seen: r.gen}
 }
 
-// rebuildOwners recomputes the inode -> owner map from the cached fds, choosing the
-// lowest pid for a shared socket.
+// rebuildOwners recomputes the inode -> owner maps from the cached fds, choosing the
+// lowest pid for a shared socket: of all its holders (owners), and of those that hold it
+// as fd 0 or 1 (stdio).
 func (r *procResolver) rebuildOwners() {
 	clear(r.owners)
+	clear(r.stdio)
 	for _, p := range r.pids {
-		for _, e := range p.fds {
+		for name, e := range p.fds {
 			if e.inode == 0 {
 				continue
 			}
 			if o := r.owners[e.inode]; o == nil || p.pid < o.pid {
 				r.owners[e.inode] = p
+			}
+			if name != "0" && name != "1" {
+				continue
+			}
+			if o := r.stdio[e.inode]; o == nil || p.pid < o.pid {
+				r.stdio[e.inode] = p
 			}
 		}
 	}

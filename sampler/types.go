@@ -121,7 +121,9 @@ type Socket struct {
 	// (tcp_rcv_nxt_update).
 	BytesReceived uint64
 
-	PID int // the owning process, resolved through /proc/PID/fd; 0 when unknown
+	// PID is the owning process, resolved through /proc/PID/fd; 0 when unknown. Of several
+	// holders, the lowest pid that has the socket as fd 0 or 1, else the lowest pid.
+	PID int
 	// Stdio says the owning process holds this (established TCP) socket as its standard
 	// input or output, fd 0 or 1 (sampler/stdio.go).
 	Stdio bool
