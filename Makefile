@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/wiretop
 ARGS    ?=
 
-.PHONY: run test build deps vet bench fuzz clean agree-vnstat
+.PHONY: run test build deps vet bench fuzz clean agree-vnstat test-loop
 
 ## run: build and start the TUI on the default-route interface (ARGS="..." adds flags)
 run: deps build
@@ -20,6 +20,11 @@ test: deps
 ## agree-vnstat: vnstat's daemon and wiretop daemon on one lab veth for three 5-minute buckets of iperf3 (about 20 minutes, root)
 agree-vnstat: deps
 	WIRETOP_AGREE=1 $(GO) test -count=1 -run '^TestAgreeVnstat$$' -v -timeout 40m .
+
+## test-loop: make test N times on a clean clone, then once with every core busy (N=10, about 10 minutes a run, root)
+N ?= 10
+test-loop: deps
+	./scripts/test-loop.sh $(N)
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
