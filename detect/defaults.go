@@ -27,7 +27,7 @@ func DefaultRules() *RuleSet {
 			Enabled: true, Attack: true, Hold: 5 * time.Second, Detector: newSynFlood()},
 		{Name: RulePortScan, Doc: "one source failing to connect to many ports of one host (inbound or outbound)", Severity: Warning,
 			Enabled: true, Attack: true, Detector: newPortScan()},
-		{Name: RuleBruteForce, Doc: "many short connections from one source to an authentication port", Severity: Critical,
+		{Name: RuleBruteForce, Doc: "many short connections from one source to an authentication port, inbound or outbound", Severity: Critical,
 			Enabled: true, Attack: true, Detector: newBruteForce()},
 		{Name: RuleConnSurge, Doc: "CLOSE-WAIT piling up in a process, SYN-SENT piling up, ESTAB or new connections far above the baseline", Severity: Warning,
 			Enabled: true, For: 30 * time.Second, Hold: 30 * time.Second, Detector: newConnSurge()},

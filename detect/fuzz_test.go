@@ -902,9 +902,9 @@ func detfuzzCheckBounds(t testing.TB, e *Engine) {
 			if len(d.pairs) > maxBruteKeys {
 				t.Fatalf("brute_force holds %d source/target pairs, more than its cap %d", len(d.pairs), maxBruteKeys)
 			}
-			for k, ts := range d.pairs {
-				if len(ts) > d.keep() {
-					t.Fatalf("brute_force pair %v holds %d times, more than 4×attempts %d", k, len(ts), d.keep())
+			for k, p := range d.pairs {
+				if len(p.starts) > d.keep() || len(p.pids) > bfMaxPids {
+					t.Fatalf("brute_force pair %v holds %d times and %d processes, caps 4×attempts %d and %d", k, len(p.starts), len(p.pids), d.keep(), bfMaxPids)
 				}
 			}
 		case *exfiltration:
