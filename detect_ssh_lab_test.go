@@ -142,11 +142,16 @@ func sshlabConfig(t *testing.T, text string) string {
 	return p
 }
 
-// sshlabStart runs wiretop headless on the lab's host side (capture on, no history, 500 ms
-// intervals) with the config file, and waits for its first line.
-func sshlabStart(t *testing.T, l *lab, config string) *wtRun {
+// sshlabStartOn runs wiretop headless (capture on, no history, 500 ms intervals) with the
+// config file on the lab's host side, or with inside inside the sshd's namespace on its end
+// of the veth, where the attempts arrive; and waits for its first line.
+func sshlabStartOn(t *testing.T, l *lab, inside bool, config string) *wtRun {
 	t.Helper()
-	w := startWiretop(t, nil, "--headless", "-i", l.hostIf, "--interval", "500ms", "--db", "", "--top", "0", "--config", config)
+	prefix, iface := []string(nil), l.hostIf
+	if inside {
+		prefix, iface = l.prefix(), l.nsIf
+	}
+	w := startWiretop(t, prefix, "--headless", "-i", iface, "--interval", "500ms", "--db", "", "--top", "0", "--config", config)
 	w.waitFirst(t, 10*time.Second)
 	return w
 }
@@ -166,19 +171,30 @@ func sshlabTime(t *testing.T, a record, field string) time.Time {
 // connections at a time (hydra's default is 16), from the host side to a real sshd: a
 // brute_force alert fires within 5 s of the attack's start naming the host side as the
 // source and the sshd as the target, is announced once, and resolves after the attack.
+// Seen from both ends: wiretop in the sshd's namespace (the server under attack, the
+// attempts inbound) and on the attacker's side (outbound, with the ssh processes).
 //
 // The config shortens brute_force's window from 5 minutes to 10 s and leaves the rest at
 // the defaults (20 attempts, clear 0.5, hold 0): with the default window the attempts stay
 // counted, and the alert firing, for 5 minutes after the attack. 20 attempts in 10 s is a
 // harder condition than 20 in 5 minutes, so the shorter window makes firing no easier.
 func TestLabSSHBruteForceFires(t *testing.T) {
+	t.Run("inbound", func(t *testing.T) { sshlabBruteForce(t, 172, true) })
+	t.Run("outbound", func(t *testing.T) { sshlabBruteForce(t, 170, false) })
+}
+
+func sshlabBruteForce(t *testing.T, subnet int, inside bool) {
 	const (
 		attempts, parallel = 30, 10
 		window             = 10 * time.Second
 	)
-	l := newLab(t, 170)
+	l := newLab(t, subnet)
 	s := startSSHD(t, l)
-	w := sshlabStart(t, l, sshlabConfig(t, fmt.Sprintf("[rules.brute_force]\nwindow = %q\n", window.String())))
+	w := sshlabStartOn(t, l, inside, sshlabConfig(t, fmt.Sprintf("[rules.brute_force]\nwindow = %q\n", window.String())))
+	direction := "out"
+	if inside {
+		direction = "in"
+	}
 	key := fmt.Sprintf("brute_force/%s->%s:22", l.hostIP, l.nsIP)
 
 	start := time.Now()
@@ -220,7 +236,7 @@ func TestLabSSHBruteForceFires(t *testing.T) {
 
 	t.Logf("attack: %d refused attempts in %v (the 20th ended %v after the start), %d errors",
 		len(done), end.Sub(start).Round(time.Millisecond), nth(done, 20), len(errs))
-	if n := sshlabConns(t, recs, l); n != attempts {
+	if n := sshlabConnsOn(t, recs, l, inside); n != attempts {
 		t.Errorf("the summary holds %d connections to %s:22, want %d", n, l.nsIP, attempts)
 	}
 	for _, err := range errs {
@@ -242,8 +258,8 @@ func TestLabSSHBruteForceFires(t *testing.T) {
 			firedAfter.Round(time.Millisecond), firedAt.Sub(start).Round(time.Millisecond), proclabWithin)
 	}
 	ev, _ := fired["evidence"].(map[string]any)
-	if ev["source"] != l.hostIP || ev["target"] != l.nsIP+":22" || ev["service"] != "ssh" || ev["direction"] != "out" {
-		t.Errorf("evidence %v, want source %s, target %s:22, service ssh, direction out", ev, l.hostIP, l.nsIP)
+	if ev["source"] != l.hostIP || ev["target"] != l.nsIP+":22" || ev["service"] != "ssh" || ev["direction"] != direction {
+		t.Errorf("evidence %v, want source %s, target %s:22, service ssh, direction %s", ev, l.hostIP, l.nsIP, direction)
 	}
 	if n, _ := ev["attempts"].(float64); n < 20 {
 		t.Errorf("evidence attempts %v, want at least the firing level 20", ev["attempts"])
@@ -273,13 +289,17 @@ func TestLabSSHBruteForceFires(t *testing.T) {
 	}
 }
 
-// sshlabConns logs the bytes of each connection to the sshd that the run's summary holds,
+// sshlabConnsOn logs the bytes of each connection to the sshd that the run's summary holds,
 // fewest first, and returns how many there were.
-func sshlabConns(t *testing.T, recs []record, l *lab) int {
+func sshlabConnsOn(t *testing.T, recs []record, l *lab, inside bool) int {
 	t.Helper()
+	local, remote, port := l.hostIP, l.nsIP, "remote_port"
+	if inside {
+		local, remote, port = l.nsIP, l.hostIP, "local_port"
+	}
 	var bytes []int
 	for _, tk := range list(t, summaryOf(t, recs), "talkers") {
-		if tk["proto"] == "tcp" && tk["local_addr"] == l.hostIP && tk["remote_addr"] == l.nsIP && num(t, tk, "remote_port") == 22 {
+		if tk["proto"] == "tcp" && tk["local_addr"] == local && tk["remote_addr"] == remote && num(t, tk, port) == 22 {
 			bytes = append(bytes, int(num(t, tk, "rx_bytes")+num(t, tk, "tx_bytes")))
 		}
 	}
@@ -327,11 +347,16 @@ func nth(ds []time.Duration, n int) time.Duration {
 // and a second run on the same traffic, whose brute_force fires at 10 attempts instead of
 // 20, fires.
 func TestLabSSHBruteForceQuiet(t *testing.T) {
+	t.Run("inbound", func(t *testing.T) { sshlabQuiet(t, 186, true) })
+	t.Run("outbound", func(t *testing.T) { sshlabQuiet(t, 171, false) })
+}
+
+func sshlabQuiet(t *testing.T, subnet int, inside bool) {
 	const logins, typos, conns = 10, 5, 10 + 1 + 5
-	l := newLab(t, 171)
+	l := newLab(t, subnet)
 	s := startSSHD(t, l)
-	w := sshlabStart(t, l, filepath.Join(t.TempDir(), "no-config.toml")) // the defaults
-	ctl := sshlabStart(t, l, sshlabConfig(t, "[rules.brute_force]\nattempts = 10\n"))
+	w := sshlabStartOn(t, l, inside, filepath.Join(t.TempDir(), "no-config.toml")) // the defaults
+	ctl := sshlabStartOn(t, l, inside, sshlabConfig(t, "[rules.brute_force]\nattempts = 10\n"))
 	key := fmt.Sprintf("brute_force/%s->%s:22", l.hostIP, l.nsIP)
 
 	start := time.Now()
@@ -378,7 +403,7 @@ func TestLabSSHBruteForceQuiet(t *testing.T) {
 	sshlabNoAlerts(t, recs, l)
 
 	// control: the run saw every connection to port 22
-	if n := sshlabConns(t, recs, l); n != conns {
+	if n := sshlabConnsOn(t, recs, l, inside); n != conns {
 		t.Errorf("the quiet run's summary holds %d connections to %s:22, want %d: the traffic was not all seen", n, l.nsIP, conns)
 	}
 	// control: at 10 attempts, the same traffic fires
