@@ -38,6 +38,10 @@ type Options struct {
 	// PendingRetries is how many regular samples a flow whose socket was not found is looked
 	// up again before it stays unattributed (default 3).
 	PendingRetries int
+	// Owners, when set, are the socket owners that socket events reported
+	// (sampler.Sampler.Owners): a flow whose socket the latest table does not hold, or holds
+	// without a process, is attributed from them at first sight.
+	Owners OwnerLookup
 }
 
 // AllInterfaces is the name of the aggregate of every interface except loopback.
@@ -329,7 +333,7 @@ func (st *State) applySockets(s *sampler.Sample) {
 		if sk.PID != 0 {
 			a.pid = sk.PID
 		} else if a.pid == 0 {
-			a.pid = st.listenerPID(sk)
+			a.pid = st.ownerPID(sk)
 		}
 		a.seen = st.tick
 		st.account(a, sk)
@@ -355,7 +359,7 @@ func (st *State) applySockets(s *sampler.Sample) {
 			a = &sockAcct{} // opened and closed between two dumps
 		}
 		if a.pid == 0 {
-			a.pid = st.listenerPID(sk)
+			a.pid = st.ownerPID(sk)
 		}
 		st.account(a, sk)
 	}
