@@ -55,6 +55,7 @@ type sockEvents struct {
 	idx     *OwnerIndex
 	done    chan struct{}
 	missing []string // optional hooks that could not be attached
+	started bool
 
 	received  atomic.Uint64
 	malformed atomic.Uint64
@@ -63,12 +64,28 @@ type sockEvents struct {
 
 // newSockEvents loads and attaches the programs and starts the reader.
 func newSockEvents(idx *OwnerIndex) (*sockEvents, error) {
+	e, err := loadSockEvents(idx, sockEvRing)
+	if err == nil {
+		e.start()
+	}
+	return e, err
+}
+
+// start starts the reader.
+func (e *sockEvents) start() {
+	e.started = true
+	go e.run()
+}
+
+// loadSockEvents loads and attaches the programs with a ring buffer of ring bytes (a power
+// of 2, at least a page); the caller starts the reader (start).
+func loadSockEvents(idx *OwnerIndex, ring int) (*sockEvents, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(sockEvObj))
 	if err != nil {
 		return nil, fmt.Errorf("socket events: %w", err)
 	}
 	if m := spec.Maps["events"]; m != nil {
-		m.MaxEntries = sockEvRing
+		m.MaxEntries = uint32(ring)
 	}
 	// Load the programs one by one, so that an optional hook whose function the kernel
 	// lacks does not take the others down.
@@ -128,7 +145,6 @@ func newSockEvents(idx *OwnerIndex) (*sockEvents, error) {
 	}
 	e.rd = rd
 	debug.FreeOSMemory() // the kernel's BTF, parsed to relocate the programs, is garbage now
-	go e.run()
 	return e, nil
 }
 
@@ -191,7 +207,9 @@ func (e *sockEvents) Stats() (received, lost uint64, err error) {
 // Close stops the reader and detaches the programs.
 func (e *sockEvents) Close() error {
 	err := e.rd.Close()
-	<-e.done
+	if e.started {
+		<-e.done
+	}
 	e.closeLinks()
 	e.coll.Close()
 	return err
