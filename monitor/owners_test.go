@@ -131,3 +131,29 @@ func TestOwnersTCPInfo(t *testing.T) {
 		t.Errorf("without events: totals %v, want none", tot)
 	}
 }
+
+// TestExitedProcessesBounded: every short-lived process with bytes gets a row (a curl loop);
+// past MaxExitedProcesses the least recently active exited ones are forgotten, the newest kept.
+func TestExitedProcessesBounded(t *testing.T) {
+	ix := sampler.NewOwnerIndex(8192, 0)
+	st := New(Options{Capture: true, Owners: ix})
+	st.Apply(sample(0, true, nil, nil))
+	const n = MaxExitedProcesses + 500
+	for i := 0; i < n; i += 250 {
+		var flows []capture.FlowDelta
+		for j := i; j < i+250; j++ {
+			k := capture.FlowKey{Proto: pTCP, Local: netip.AddrPortFrom(netip.MustParseAddr("198.18.173.1"), uint16(10000+j)),
+				Remote: netip.MustParseAddrPort("198.18.173.2:80")}
+			ix.Add(connEvent(k, 100000+j, "curl", uint64(j+1)))
+			flows = append(flows, fd(k, 1000, 100))
+		}
+		st.ApplyBatch(batchAt(i/250, flows...))
+		st.Apply(sample(i/250+1, false, nil, nil))
+	}
+	if got := len(st.procs); got != MaxExitedProcesses {
+		t.Errorf("%d processes kept, want %d", got, MaxExitedProcesses)
+	}
+	if st.procs[100000+n-1] == nil || st.procs[100000] != nil {
+		t.Errorf("the newest exited process should be kept and the oldest forgotten")
+	}
+}

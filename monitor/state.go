@@ -156,6 +156,7 @@ type State struct {
 	packetFilter          string           // Batch.PacketFilter of the packets in the ring
 	lastSockets           []sampler.Socket // the latest socket table (the sampler does not reuse it)
 	facts                 flowFacts        // the open interval's flow facts for the detectors (detect_view.go)
+	deadBuf               []*Process       // scratch of forgetExited
 }
 
 const numStates = 11 // len(sampler.StateNames)
@@ -432,11 +433,40 @@ func (st *State) touchProcs(s *sampler.Sample) {
 		p.Alive = true
 	}
 	// forget processes that are gone and moved nothing for a long time, so the map stays bounded
+	dead := 0
 	for pid, p := range st.procs {
 		if !p.Alive && st.tick-p.lastActive > 600 && p.RxTotal+p.TxTotal == 0 {
 			delete(st.procs, pid)
+		} else if !p.Alive {
+			dead++
 		}
 	}
+	if dead > MaxExitedProcesses {
+		st.forgetExited(dead - MaxExitedProcesses)
+	}
+}
+
+// MaxExitedProcesses bounds the processes that are kept after they exit (with their session
+// totals, for the summary): with socket events every short-lived process that moved bytes
+// (a curl run) has a row. Beyond it, the least recently active exited processes are forgotten.
+const MaxExitedProcesses = 4096
+
+// forgetExited forgets the n least recently active processes that are not alive.
+func (st *State) forgetExited(n int) {
+	dead := st.deadBuf[:0]
+	for _, p := range st.procs {
+		if !p.Alive {
+			dead = append(dead, p)
+		}
+	}
+	slices.SortFunc(dead, func(a, b *Process) int {
+		return cmp.Or(cmp.Compare(a.lastActive, b.lastActive), cmp.Compare(a.PID, b.PID))
+	})
+	for _, p := range dead[:min(n, len(dead))] {
+		delete(st.procs, p.PID)
+	}
+	clear(dead)
+	st.deadBuf = dead[:0]
 }
 
 func addKernel(dst, d *sampler.KernelTCP) {
