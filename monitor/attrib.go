@@ -188,7 +188,8 @@ func (st *State) noteOwner(o *sampler.SockOwner) {
 	if p := st.procs[o.PID]; p != nil {
 		return
 	}
-	st.procs[o.PID] = &Process{PID: o.PID, Comm: o.Comm, UID: o.UID, User: o.User, Source: st.procSource(), lastActive: st.tick}
+	st.procs[o.PID] = &Process{PID: o.PID, Comm: o.Comm, UID: o.UID, User: o.User, Source: st.procSource(),
+		Container: o.Container, Unit: o.Unit, NetNS: o.NetNS, lastActive: st.tick}
 	st.version++
 }
 

@@ -64,7 +64,10 @@ type ProcessRecord struct {
 	TxBytes       uint64  `json:"tx_bytes"`
 	RxBytesPerSec float64 `json:"rx_bytes_per_sec"`
 	TxBytesPerSec float64 `json:"tx_bytes_per_sec"`
-	Source        string  `json:"source"` // "pcap" or "tcp_info"
+	Source        string  `json:"source"`              // "pcap" or "tcp_info"
+	Container     string  `json:"container,omitempty"` // "docker:ID", "podman:ID", "containerd:ID", "crio:ID", "lxc:NAME"
+	Unit          string  `json:"unit,omitempty"`      // systemd unit of its cgroup
+	NetNS         uint32  `json:"netns,omitempty"`     // inode of its network namespace
 }
 
 // RateRecord is a pair of rates in bytes per second.
@@ -243,7 +246,8 @@ func (st *State) SampleRecord(top int, status StatusRecord) SampleRecord {
 	}
 	for _, p := range st.Processes(ProcessQuery{ActiveOnly: true, Limit: top}) {
 		r.Processes = append(r.Processes, ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User,
-			RxBytes: p.RxBytes, TxBytes: p.TxBytes, RxBytesPerSec: p.RxRate, TxBytesPerSec: p.TxRate, Source: p.Source})
+			RxBytes: p.RxBytes, TxBytes: p.TxBytes, RxBytesPerSec: p.RxRate, TxBytesPerSec: p.TxRate, Source: p.Source,
+			Container: p.Container, Unit: p.Unit, NetNS: p.NetNS})
 	}
 	for _, t := range st.Talkers(TalkerQuery{Sort: TalkerSortLast, ActiveOnly: true, Limit: top}) {
 		r.Talkers = append(r.Talkers, talkerRecord(&t, false))
@@ -315,7 +319,8 @@ func (st *State) SummaryRecord(status StatusRecord) SummaryRecord {
 		if p.RxTotal+p.TxTotal == 0 {
 			continue
 		}
-		rec := ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User, RxBytes: p.RxTotal, TxBytes: p.TxTotal, Source: p.Source}
+		rec := ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User, RxBytes: p.RxTotal, TxBytes: p.TxTotal, Source: p.Source,
+			Container: p.Container, Unit: p.Unit, NetNS: p.NetNS}
 		if secs > 0 {
 			rec.RxBytesPerSec = float64(p.RxTotal) / secs
 			rec.TxBytesPerSec = float64(p.TxTotal) / secs

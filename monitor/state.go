@@ -67,6 +67,10 @@ type Process struct {
 	User    string
 	UID     uint32
 	Source  string // "tcp_info" or "pcap"
+	// Container is the container the process runs in ("docker:ID", "podman:ID",
+	// "containerd:ID", ...) and Unit its systemd unit, from its cgroup; "" for none.
+	Container, Unit string
+	NetNS           uint32 // inode of its network namespace (of its sockets, from socket events); 0 unknown
 
 	RxBytes, TxBytes uint64  // bytes in the last interval
 	RxRate, TxRate   float64 // bytes per second over the last interval
@@ -430,6 +434,10 @@ func (st *State) touchProcs(s *sampler.Sample) {
 			st.procs[pid] = p
 		}
 		p.Comm, p.Cmdline, p.Exe, p.User, p.UID = sp.Comm, sp.Cmdline, sp.Exe, sp.User, sp.UID
+		p.Container, p.Unit = sp.Container, sp.Unit
+		if sp.NetNS != 0 {
+			p.NetNS = sp.NetNS
+		}
 		p.Alive = true
 	}
 	// forget processes that are gone and moved nothing for a long time, so the map stays bounded

@@ -543,7 +543,9 @@ func (r *procResolver) loadProc(p *pidFDs, start uint64, statComm string) error 
 		Cmdline: string(bytes.TrimSpace(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))),
 		UID:     uid,
 		User:    r.userName(uid),
+		NetNS:   readNetNS(p.dir),
 	}
+	p.proc.Container, p.proc.Unit = containerOf(readCgroup(r.root, p.pid))
 	p.start, p.statComm = start, statComm
 	return nil
 }

@@ -95,7 +95,7 @@ func New(opts Options) (*Sampler, error) {
 	s.status.ProcessSource = ProcessFromProcFD
 	if !opts.NoBPF && !opts.NoSockEvents {
 		idx := NewOwnerIndex(opts.OwnerCapacity, 0)
-		ev, err := newSockEvents(idx)
+		ev, err := newSockEvents(idx, opts.ProcRoot)
 		switch {
 		case err == nil:
 			s.events, s.owners = ev, idx

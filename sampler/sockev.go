@@ -50,8 +50,11 @@ type SockOwner struct {
 	User   string // the user name of UID, or the number when it has none
 	Cgroup uint64 // cgroup v2 id of the process
 	NetNS  uint32 // inode of the socket's network namespace (as in /proc/PID/ns/net)
-	Cookie uint64 // kernel socket cookie
-	Kind   EventKind
+	// Container and Unit are those of the process's cgroup (see Proc), read when the first
+	// event of its cgroup came.
+	Container, Unit string
+	Cookie          uint64 // kernel socket cookie
+	Kind            EventKind
 }
 
 // SockEvent is one record of the socket-event ring buffer.

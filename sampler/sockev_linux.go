@@ -49,13 +49,14 @@ var sockEvProgs = []struct {
 // CAP_SYS_ADMIN) and a kernel with BTF (BTF tracepoints since 5.5, the ring buffer since 5.8,
 // the UDP tracepoints since 6.3).
 type sockEvents struct {
-	coll    *ebpf.Collection
-	links   []link.Link
-	rd      *ringbuf.Reader
-	idx     *OwnerIndex
-	done    chan struct{}
-	missing []string // optional hooks that could not be attached
-	started bool
+	coll     *ebpf.Collection
+	links    []link.Link
+	rd       *ringbuf.Reader
+	idx      *OwnerIndex
+	done     chan struct{}
+	missing  []string // optional hooks that could not be attached
+	started  bool
+	procRoot string // where the reader reads /proc/PID/cgroup
 
 	received  atomic.Uint64
 	malformed atomic.Uint64
@@ -63,9 +64,10 @@ type sockEvents struct {
 }
 
 // newSockEvents loads and attaches the programs and starts the reader.
-func newSockEvents(idx *OwnerIndex) (*sockEvents, error) {
+func newSockEvents(idx *OwnerIndex, procRoot string) (*sockEvents, error) {
 	e, err := loadSockEvents(idx, sockEvRing)
 	if err == nil {
+		e.procRoot = procRoot
 		e.start()
 	}
 	return e, err
@@ -162,6 +164,7 @@ func (e *sockEvents) run() {
 		rec   ringbuf.Record
 		ev    SockEvent
 		users = map[uint32]string{}
+		cgs   = cgroupNames{root: e.procRoot, m: map[uint64][2]string{}}
 	)
 	for {
 		e.rd.SetDeadline(time.Now().Add(sockEvPoll))
@@ -181,6 +184,7 @@ func (e *sockEvents) run() {
 			e.malformed.Add(1)
 			continue
 		}
+		ev.Owner.Container, ev.Owner.Unit = cgs.of(ev.Owner.Cgroup, ev.Owner.PID)
 		e.idx.addRaw(&ev, comm, users)
 		e.received.Add(1)
 	}

@@ -11,7 +11,7 @@ import (
 type sockEvents struct{ missing []string }
 
 // newSockEvents fails with errors.ErrUnsupported.
-func newSockEvents(idx *OwnerIndex) (*sockEvents, error) {
+func newSockEvents(idx *OwnerIndex, procRoot string) (*sockEvents, error) {
 	return nil, fmt.Errorf("socket events: %w", errors.ErrUnsupported)
 }
 

@@ -137,6 +137,11 @@ type Proc struct {
 	Exe     string // the target of /proc/PID/exe ("" when it cannot be read: a kernel thread, or no permission)
 	UID     uint32 // real uid
 	User    string // user name of UID, or the number when it has none
+	// Container is the container the process runs in, "runtime:ID" (docker, podman,
+	// containerd, crio, lxc), from its cgroup path; "" for none.
+	Container string
+	Unit      string // the systemd unit (*.service, else *.scope) of its cgroup; "" for none
+	NetNS     uint32 // inode of its network namespace (/proc/PID/ns/net); 0 when unreadable
 }
 
 // KernelTCP holds the kernel's TCP counters from /proc/net/snmp (Tcp:) and
