@@ -139,9 +139,9 @@ type OwnerIndex struct {
 	now     func() time.Time
 	slots   []ownerSlot
 	next    int
-	conn    map[ownerKey]int32 // connected sockets (TCP, connected UDP) -> slot
-	bound   map[ownerKey]int32 // unconnected UDP, remote zero -> slot
-	cookies map[uint64]int32
+	conn    slotTable           // hash of the 4-tuple of connected sockets (TCP, connected UDP) -> slot
+	bound   slotTable           // hash of the local address of listeners and unconnected UDP -> slot
+	cookies slotTable           // hash of the cookie -> slot
 	comms   map[[16]byte]string // interned names, bounded by maxComms
 	added   uint64
 }
@@ -159,7 +159,7 @@ type ownerSlot struct {
 	key   ownerKey
 	bound bool
 	used  bool
-	at    time.Time
+	at    int64 // when it was added, Unix nanoseconds
 	owner SockOwner
 }
 
@@ -183,11 +183,30 @@ func NewOwnerIndex(capacity int, ttl time.Duration) *OwnerIndex {
 	return &OwnerIndex{
 		ttl: ttl, now: time.Now,
 		slots:   make([]ownerSlot, capacity),
-		conn:    make(map[ownerKey]int32, capacity),
-		bound:   make(map[ownerKey]int32),
-		cookies: make(map[uint64]int32, capacity),
+		conn:    newSlotTable(capacity),
+		bound:   newSlotTable(capacity),
+		cookies: newSlotTable(capacity),
 		comms:   make(map[[16]byte]string),
 	}
+}
+
+// hash mixes the key into 64 bits for the maps (the slot keeps the key, which a lookup
+// compares: two tuples with one hash only hide the older one).
+func (k *ownerKey) hash() uint64 {
+	ne := binary.NativeEndian
+	h := uint64(k.proto)<<32 | uint64(k.lport)<<16 | uint64(k.rport)
+	for _, w := range [4]uint64{ne.Uint64(k.laddr[:8]), ne.Uint64(k.laddr[8:]), ne.Uint64(k.raddr[:8]), ne.Uint64(k.raddr[8:])} {
+		h ^= w
+		h *= 0x9e3779b97f4a7c15
+		h ^= h >> 29
+	}
+	return h
+}
+
+// cookieHash spreads a cookie (a counter) over the table.
+func cookieHash(c uint64) uint64 {
+	c *= 0x9e3779b97f4a7c15
+	return c ^ c>>32
 }
 
 func makeOwnerKey(proto uint8, local, remote netip.AddrPort) ownerKey {
@@ -242,15 +261,15 @@ func (ix *OwnerIndex) add(ev *SockEvent) {
 		ix.forget(i, s)
 	}
 	bound := !ev.Remote.IsValid() || ev.Remote.Port() == 0
-	*s = ownerSlot{key: makeOwnerKey(uint8(ev.Proto), ev.Local, ev.Remote), bound: bound, used: true, at: ix.now(), owner: ev.Owner}
+	*s = ownerSlot{key: makeOwnerKey(uint8(ev.Proto), ev.Local, ev.Remote), bound: bound, used: true, at: ix.now().UnixNano(), owner: ev.Owner}
 	if bound {
 		s.key.raddr, s.key.rport = [16]byte{}, 0
-		ix.bound[s.key] = i
+		ix.bound.put(s.key.hash(), i)
 	} else {
-		ix.conn[s.key] = i
+		ix.conn.put(s.key.hash(), i)
 	}
-	if ev.Owner.Cookie != 0 {
-		ix.cookies[ev.Owner.Cookie] = i
+	if c := ev.Owner.Cookie; c != 0 {
+		ix.cookies.put(cookieHash(c), i)
 	}
 	ix.next = (ix.next + 1) % len(ix.slots)
 	ix.added++
@@ -258,28 +277,24 @@ func (ix *OwnerIndex) add(ev *SockEvent) {
 
 // forget removes the map entries that still point to slot i.
 func (ix *OwnerIndex) forget(i int32, s *ownerSlot) {
-	m := ix.conn
 	if s.bound {
-		m = ix.bound
-	}
-	if j, ok := m[s.key]; ok && j == i {
-		delete(m, s.key)
+		ix.bound.del(s.key.hash(), i)
+	} else {
+		ix.conn.del(s.key.hash(), i)
 	}
 	if c := s.owner.Cookie; c != 0 {
-		if j, ok := ix.cookies[c]; ok && j == i {
-			delete(ix.cookies, c)
-		}
+		ix.cookies.del(cookieHash(c), i)
 	}
 	s.used = false
 }
 
-func (ix *OwnerIndex) fresh(m map[ownerKey]int32, k ownerKey, now time.Time) (SockOwner, bool) {
-	i, ok := m[k]
+func (ix *OwnerIndex) fresh(m *slotTable, k ownerKey, now int64) (SockOwner, bool) {
+	i, ok := m.get(k.hash())
 	if !ok {
 		return SockOwner{}, false
 	}
 	s := &ix.slots[i]
-	if now.Sub(s.at) > ix.ttl {
+	if s.key != k || now-s.at > int64(ix.ttl) {
 		return SockOwner{}, false
 	}
 	return s.owner, true
@@ -300,33 +315,33 @@ func (ix *OwnerIndex) Lookup(proto uint8, local, remote netip.AddrPort) (SockOwn
 	k := makeOwnerKey(proto, local, remote)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	now := ix.now()
-	if o, ok := ix.fresh(ix.conn, k, now); ok {
+	now := ix.now().UnixNano()
+	if o, ok := ix.fresh(&ix.conn, k, now); ok {
 		return o, true
 	}
 	sw := ownerKey{proto: proto, lport: k.rport, rport: k.lport, laddr: k.raddr, raddr: k.laddr}
-	if o, ok := ix.fresh(ix.conn, sw, now); ok {
+	if o, ok := ix.fresh(&ix.conn, sw, now); ok {
 		return o, true
 	}
 	// a listener (TCP) or an unconnected UDP socket on the local side, then on the remote
 	// side for a flow whose orientation was guessed
 	b := ownerKey{proto: proto, lport: k.lport, laddr: k.laddr}
-	if o, ok := ix.fresh(ix.bound, b, now); ok {
+	if o, ok := ix.fresh(&ix.bound, b, now); ok {
 		return o, true
 	}
 	if local.Addr().Unmap().Is4() {
 		b.laddr = ownerWild4
-		if o, ok := ix.fresh(ix.bound, b, now); ok {
+		if o, ok := ix.fresh(&ix.bound, b, now); ok {
 			return o, true
 		}
 	}
 	// a dual-stack socket bound to :: receives IPv4 too
 	b.laddr = ownerWild6
-	if o, ok := ix.fresh(ix.bound, b, now); ok {
+	if o, ok := ix.fresh(&ix.bound, b, now); ok {
 		return o, true
 	}
 	b = ownerKey{proto: proto, lport: k.rport, laddr: k.raddr}
-	if o, ok := ix.fresh(ix.bound, b, now); ok {
+	if o, ok := ix.fresh(&ix.bound, b, now); ok {
 		return o, true
 	}
 	return SockOwner{}, false
@@ -339,12 +354,12 @@ func (ix *OwnerIndex) LookupCookie(cookie uint64) (SockOwner, bool) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	i, ok := ix.cookies[cookie]
+	i, ok := ix.cookies.get(cookieHash(cookie))
 	if !ok {
 		return SockOwner{}, false
 	}
 	s := &ix.slots[i]
-	if ix.now().Sub(s.at) > ix.ttl {
+	if s.owner.Cookie != cookie || ix.now().UnixNano()-s.at > int64(ix.ttl) {
 		return SockOwner{}, false
 	}
 	return s.owner, true

@@ -22,12 +22,13 @@ import (
 //go:embed bpf/sockev.o
 var sockEvObj []byte
 
-// sockEvPoll is how often the reader looks into the ring buffer when no wake-up came: the
-// programs submit without waking the reader until WAKE_BYTES (64 KB) wait, so that 10,000
-// connections a second cost about 200 wake-ups, not 10,000. An event is in the index at most
-// this long after its connect, which is before the connection's first packets have left the
-// capture's buffer.
-const sockEvPoll = 5 * time.Millisecond
+// sockEvPoll is how often the reader looks into the ring buffer when no wake-up came. The
+// programs wake it for the first record after 5 ms without a wake-up (or when 64 KB wait),
+// so that 10,000 connections a second cost about 200 wake-ups, not 10,000, and an idle
+// wiretop about 10 (the first 5 ms poll period cost 3% of a core idle, 200 Go syscall
+// returns a second). A record that came within 5 ms of a wake-up, with none after it, waits
+// for this poll: the monitor looks such flows up again before booking their bytes.
+const sockEvPoll = 100 * time.Millisecond
 
 // sockEvRing is the size of the ring buffer: about 12,000 records, over a second of
 // connections at 10,000 a second before the first is lost.
@@ -166,12 +167,14 @@ func (e *sockEvents) run() {
 		users = map[uint32]string{}
 		cgs   = cgroupNames{root: e.procRoot, m: map[uint64][2]string{}}
 	)
+	e.rd.SetDeadline(time.Now().Add(sockEvPoll))
 	for {
-		e.rd.SetDeadline(time.Now().Add(sockEvPoll))
 		err := e.rd.ReadInto(&rec)
 		switch {
 		case err == nil:
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			// the ring is drained: sleep until the next poll or wake-up
+			e.rd.SetDeadline(time.Now().Add(sockEvPoll))
 			continue
 		case errors.Is(err, os.ErrClosed):
 			return

@@ -46,12 +46,13 @@ func selfComm(t *testing.T) string {
 	return strings.TrimSpace(string(b))
 }
 
-// waitOwner polls the index until the flow's owner is there (the reader polls every 5 ms).
-func waitOwner(t *testing.T, idx *OwnerIndex, proto Proto, local, remote netip.AddrPort) SockOwner {
+// waitOwner polls the index until the flow's owner, reported by a hook of this kind, is
+// there (a lookup may find another socket first: the listener before the connect is read).
+func waitOwner(t *testing.T, idx *OwnerIndex, proto Proto, local, remote netip.AddrPort, kind EventKind) SockOwner {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if o, ok := idx.Lookup(uint8(proto), local, remote); ok {
+		if o, ok := idx.Lookup(uint8(proto), local, remote); ok && o.Kind == kind {
 			return o
 		}
 		if time.Now().After(deadline) {
@@ -85,9 +86,9 @@ func TestSockEventsReportOwners(t *testing.T) {
 	} {
 		p := newTCPPair(t, c.network, c.addr, c.dial)
 		conns = append(conns, p)
-		check("connect "+c.network+" "+c.dial, waitOwner(t, idx, ProtoTCP, tcpAP(p.client.LocalAddr()), tcpAP(p.client.RemoteAddr())), EventConnect)
+		check("connect "+c.network+" "+c.dial, waitOwner(t, idx, ProtoTCP, tcpAP(p.client.LocalAddr()), tcpAP(p.client.RemoteAddr()), EventConnect), EventConnect)
 		// the listener: accepted connections are its owner's
-		lo := waitOwner(t, idx, ProtoTCP, tcpAP(p.server.LocalAddr()), netip.MustParseAddrPort("192.0.2.1:1"))
+		lo := waitOwner(t, idx, ProtoTCP, tcpAP(p.server.LocalAddr()), netip.MustParseAddrPort("192.0.2.1:1"), EventListen)
 		check("listen "+c.network, lo, EventListen)
 	}
 	// the cookie is the one sock_diag reports for the client's socket
@@ -101,7 +102,7 @@ func TestSockEventsReportOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl := tcpAP(conns[0].client.LocalAddr())
-	o := waitOwner(t, idx, ProtoTCP, cl, tcpAP(conns[0].client.RemoteAddr()))
+	o := waitOwner(t, idx, ProtoTCP, cl, tcpAP(conns[0].client.RemoteAddr()), EventConnect)
 	found := false
 	for _, s := range socks {
 		if s.Proto == ProtoTCP && s.Local == cl && s.State == StateEstablished {
@@ -135,8 +136,8 @@ func TestSockEventsReportOwners(t *testing.T) {
 	if _, _, err := rx.ReadFrom(make([]byte, 8)); err != nil {
 		t.Fatal(err)
 	}
-	check("udp unconnected send", waitOwner(t, idx, ProtoUDP, udpAP(tx.LocalAddr()), udpAP(rx.LocalAddr())), EventUDPSend)
-	check("udp receive", waitOwner(t, idx, ProtoUDP, udpAP(rx.LocalAddr()), udpAP(tx.LocalAddr())), EventUDPRecv)
+	check("udp unconnected send", waitOwner(t, idx, ProtoUDP, udpAP(tx.LocalAddr()), udpAP(rx.LocalAddr()), EventUDPSend), EventUDPSend)
+	check("udp receive", waitOwner(t, idx, ProtoUDP, udpAP(rx.LocalAddr()), udpAP(tx.LocalAddr()), EventUDPRecv), EventUDPRecv)
 	cu, err := net.Dial("udp6", udpAP(func() net.Addr {
 		r6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
 		if err != nil {
@@ -152,7 +153,7 @@ func TestSockEventsReportOwners(t *testing.T) {
 	if _, err := cu.Write([]byte("y")); err != nil {
 		t.Fatal(err)
 	}
-	uo := waitOwner(t, idx, ProtoUDP, udpAP(cu.LocalAddr()), udpAP(cu.RemoteAddr()))
+	uo := waitOwner(t, idx, ProtoUDP, udpAP(cu.LocalAddr()), udpAP(cu.RemoteAddr()), EventUDPSend)
 	check("udp6 connected send", uo, EventUDPSend)
 	// more sends of the same socket report nothing new: one record of its cookie in all
 	for range 10 {

@@ -181,8 +181,8 @@ func TestOwnerIndexBounded(t *testing.T) {
 	if got := find(1001); got != 11 {
 		t.Errorf("after eviction of its old slot's neighbours: pid %d, want 11", got)
 	}
-	if ix.Len() != 4 || len(ix.conn) != 4 || len(ix.cookies) != 4 {
-		t.Errorf("Len %d, conn map %d, cookie map %d: want 4 each", ix.Len(), len(ix.conn), len(ix.cookies))
+	if ix.Len() != 4 || ix.conn.n != 4 || ix.cookies.n != 4 {
+		t.Errorf("Len %d, conn table %d, cookie table %d: want 4 each", ix.Len(), ix.conn.n, ix.cookies.n)
 	}
 	now = now.Add(2 * time.Minute)
 	if got := find(1006); got != 0 {
@@ -202,5 +202,41 @@ func TestOwnerIndexInternsComms(t *testing.T) {
 	}
 	if a.Owner.User != "root" && a.Owner.User != "0" {
 		t.Errorf("user of uid 0: %q", a.Owner.User)
+	}
+}
+
+// BenchmarkOwnerIndexAdd is the user-space cost of one socket event: parse the record and
+// add it to a full index (the oldest owner is forgotten).
+func BenchmarkOwnerIndexAdd(b *testing.B) {
+	ix := NewOwnerIndex(0, 0)
+	users := map[uint32]string{}
+	rec := evRec(linuxAFInet, 6, 1, ip("198.18.173.1"), ip("198.18.173.2"), 0, 80, "curl")
+	b.ReportAllocs()
+	var ev SockEvent
+	for i := 0; b.Loop(); i++ {
+		binary.NativeEndian.PutUint16(rec[offEvSport:], uint16(i))
+		binary.NativeEndian.PutUint64(rec[offEvCookie:], uint64(i+1))
+		binary.NativeEndian.PutUint32(rec[offEvSaddr:], uint32(i>>16))
+		comm, err := parseSockEvent(rec, &ev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ix.addRaw(&ev, comm, users)
+	}
+}
+
+// BenchmarkOwnerIndexLookup is the cost of looking a new flow up in a full index.
+func BenchmarkOwnerIndexLookup(b *testing.B) {
+	ix := NewOwnerIndex(0, 0)
+	for i := 0; i < DefaultOwnerCapacity; i++ {
+		ix.Add(&SockEvent{Proto: ProtoTCP, Local: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 16), 1}), uint16(i)),
+			Remote: netip.MustParseAddrPort("198.18.173.2:80"), Owner: SockOwner{PID: i + 1, Cookie: uint64(i + 1)}})
+	}
+	l, r := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, 1}), 777), netip.MustParseAddrPort("198.18.173.2:80")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := ix.Lookup(6, l, r); !ok {
+			b.Fatal("not found")
+		}
 	}
 }

@@ -51,7 +51,9 @@ for mode in sock_events no-sock-events; do
 import json, sys
 pid, secs = int(sys.argv[1]), float(sys.argv[2])
 for p in json.load(sys.stdin):
-    if not p.get("name", "").startswith("sockev") or pid not in [q["pid"] for q in p.get("pids", [])]:
+    # the programs of this wiretop: by pid where bpftool lists holders, else by name
+    pids = [q["pid"] for q in p.get("pids", [])]
+    if not p.get("name", "").startswith("sockev") or (pids and pid not in pids):
         continue
     ns, n = p.get("run_time_ns", 0), p.get("run_cnt", 0)
     print("  program %-13s ran %9d times, %6.0f ns each, %.2f%% of one core over the run" % (p["name"], n, ns / max(n, 1), 100 * ns / 1e9 / secs))

@@ -18,8 +18,8 @@
 //   - sock:inet_sock_set_state, TCP, new state SYN_SENT: connect(2) (or a
 //     fast-open sendmsg) in the connecting process. The source port is not
 //     chosen yet at this point (tcp_v4_connect sets SYN_SENT before
-//     inet_hash_connect), so the owner is kept in `connecting` by socket
-//     cookie, and the record is sent when the socket leaves SYN_SENT (the
+//     inet_hash_connect), so the owner is kept on the socket (`connecting`,
+//     socket local storage), and the record is sent when it leaves SYN_SENT (the
 //     SYN-ACK: ESTABLISHED; or CLOSE on failure), with the whole tuple: one
 //     round trip after the SYN, before the first data byte.
 //   - the same tracepoint, new state LISTEN: listen(2) in the server process.
@@ -34,10 +34,10 @@
 //     sendmsg/recvmsg; a socket that is not UDP costs a field compare.)
 //
 // A record that finds the ring buffer full is counted in stats[0] (user space
-// reports the loss); stats[1] counts records sent. Records are submitted
-// without a wake-up while less than WAKE_BYTES wait, so that a burst of
-// connections costs the reader one wake-up per poll period, not one per
-// connection (the reader polls every few milliseconds).
+// reports the loss); stats[1] counts records sent. A record wakes the reader
+// only when the last wake-up is WAKE_NS (5 ms) old or WAKE_BYTES wait (see
+// submit): a burst of connections costs one wake-up per 5 ms, not one per
+// connection, and an idle reader is not woken.
 //
 // Built by scripts/gen-bpf.sh into sockev.o (committed); the record layout is
 // parsed by sampler/sockev.go.
@@ -55,6 +55,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_UDP 17
 
 #define WAKE_BYTES (64 * 1024)
+#define WAKE_NS (5 * 1000 * 1000)
 
 #define TCP_SYN_SENT 2
 #define TCP_LISTEN 10
@@ -117,17 +118,27 @@ static __always_inline int is_v4mapped(const __u32 *a)
 }
 
 /* tuple reads the socket's addresses and ports into e; an IPv6 socket talking
- * IPv4 (a dual-stack socket with a v4-mapped peer) is reported as IPv4. */
+ * IPv4 (a dual-stack socket with a v4-mapped peer) is reported as IPv4. sk is a
+ * BTF pointer: the fields are plain loads (relocated by CO-RE), no helper calls. */
 static __always_inline int tuple(struct sock *sk, struct event *e)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sock_common *c = &sk->__sk_common;
+	__u16 family = c->skc_family;
 
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->sport = c->skc_num;
+	e->dport = bpf_ntohs(c->skc_dport);
 	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr);
-		if (!is_v4mapped((__u32 *)e->daddr)) {
+		__u32 *d = (__u32 *)e->daddr, *l = (__u32 *)e->saddr;
+
+		d[0] = c->skc_v6_daddr.in6_u.u6_addr32[0];
+		d[1] = c->skc_v6_daddr.in6_u.u6_addr32[1];
+		d[2] = c->skc_v6_daddr.in6_u.u6_addr32[2];
+		d[3] = c->skc_v6_daddr.in6_u.u6_addr32[3];
+		if (!is_v4mapped(d)) {
+			l[0] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[0];
+			l[1] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[1];
+			l[2] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[2];
+			l[3] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
 			e->family = AF_INET6;
 			return 0;
 		}
@@ -137,17 +148,34 @@ static __always_inline int tuple(struct sock *sk, struct event *e)
 		return -1;
 	}
 	e->family = AF_INET;
-	BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
-	BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+	*(__u32 *)e->saddr = c->skc_rcv_saddr;
+	*(__u32 *)e->daddr = c->skc_daddr;
 	return 0;
 }
 
+/* when a record last woke the reader (bpf_ktime_get_ns) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} wake SEC(".maps");
+
+/* submit sends a record, waking the reader when it has not been woken for WAKE_NS or when
+ * WAKE_BYTES wait: the first record after a quiet spell is read at once, a burst costs one
+ * wake-up per WAKE_NS, and an idle wiretop is not woken at all (the reader also looks every
+ * 100 ms, for the records of a burst that came after its last wake-up). */
 static __always_inline void submit(struct event *e)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP, now = bpf_ktime_get_ns();
+	__u32 k = 0;
+	__u64 *last = bpf_map_lookup_elem(&wake, &k);
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKE_BYTES)
+	if (!last || now - *last >= WAKE_NS || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKE_BYTES) {
 		flags = BPF_RB_FORCE_WAKEUP;
+		if (last)
+			*last = now;
+	}
 	bpf_ringbuf_submit(e, flags);
 	count(1);
 }
@@ -161,11 +189,12 @@ struct owner {
 	char comm[16];
 };
 
-/* sockets in SYN_SENT -> who called connect */
+/* who called connect, kept on the socket itself (socket local storage: freed with the
+ * socket, nothing to size or to leak) from SYN_SENT until the socket leaves it */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* socket cookie */
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct owner);
 } connecting SEC(".maps");
 
@@ -199,7 +228,7 @@ static __always_inline int report(struct sock *sk, __u64 cookie, const struct ow
 	e->tgid = o->tgid;
 	e->pid = o->pid;
 	e->uid = o->uid;
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->netns = sk->__sk_common.skc_net.net->ns.inum;
 	e->kind = kind;
 	e->proto = proto;
 	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
@@ -212,30 +241,26 @@ int BPF_PROG(sockev_state, const struct sock *csk, const int oldstate, const int
 {
 	struct sock *sk = (struct sock *)csk;
 	struct owner o, *po;
-	__u64 cookie;
 
+	/* most transitions are none of these: decide on the arguments before touching sk */
+	if (newstate != TCP_SYN_SENT && oldstate != TCP_SYN_SENT && newstate != TCP_LISTEN)
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
-		cookie = bpf_get_socket_cookie(sk);
-		current_owner(&o);
-		bpf_map_update_elem(&connecting, &cookie, &o, BPF_ANY);
+		po = bpf_sk_storage_get(&connecting, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (po)
+			current_owner(po);
 		return 0;
 	}
 	if (oldstate == TCP_SYN_SENT) {
-		cookie = bpf_get_socket_cookie(sk);
-		po = bpf_map_lookup_elem(&connecting, &cookie);
-		if (!po)
-			return 0;
-		report(sk, cookie, po, EV_CONNECT, IPPROTO_TCP);
-		bpf_map_delete_elem(&connecting, &cookie);
+		po = bpf_sk_storage_get(&connecting, sk, 0, 0);
+		if (po && po->tgid)
+			report(sk, bpf_get_socket_cookie(sk), po, EV_CONNECT, IPPROTO_TCP);
 		return 0;
 	}
-	if (newstate == TCP_LISTEN) {
-		cookie = bpf_get_socket_cookie(sk);
-		current_owner(&o);
-		report(sk, cookie, &o, EV_LISTEN, IPPROTO_TCP);
-	}
+	current_owner(&o);
+	report(sk, bpf_get_socket_cookie(sk), &o, EV_LISTEN, IPPROTO_TCP);
 	return 0;
 }
 
