@@ -595,7 +595,9 @@ func TestLabShortConnectionsNethogs(t *testing.T) {
 	hb, cb := byPID[a.helperPID], byName["curl"]
 	t.Logf("nethogs: helper pid %d %.0f bytes of %d (%.2f%%), curl %.0f of %d (%.2f%%), unknown TCP %.0f",
 		a.helperPID, hb, helperTruth, 100*hb/float64(helperTruth), cb, curlTruth, 100*cb/float64(curlTruth), unknown)
-	if seen := hb + cb + unknown; seen < 0.5*float64(helperTruth+curlTruth) {
+	// nethogs's totals vary from run to run (54% to 95% of the load seen in all, here): this
+	// only checks that it watched the veth
+	if seen := hb + cb + unknown; seen < 0.1*float64(helperTruth+curlTruth) {
 		t.Errorf("nethogs counted %.0f bytes in all, of %d: it did not watch the load (output %q)", seen, helperTruth+curlTruth, a.nethogs[:min(len(a.nethogs), 2000)])
 	}
 }
@@ -742,8 +744,9 @@ func TestLabNetnsContainerAttributed(t *testing.T) {
 		}
 		got := num(t, p, "rx_bytes") + num(t, p, "tx_bytes")
 		pns, _ := p["netns"].(float64)
+		cont, _ := p["container"].(string)
 		t.Logf("%s pid %d in %s (netns %d): wiretop %d bytes, tcpdump %d (%.2f%%), netns %d, container %q",
-			c.who, c.pid, b.ns, nsB, got, c.truth, 100*share(got, c.truth), uint64(pns), p["container"])
+			c.who, c.pid, b.ns, nsB, got, c.truth, 100*share(got, c.truth), uint64(pns), cont)
 		if s := share(got, c.truth); s < 0.99 || s > 1.01 {
 			t.Errorf("%s: wiretop %d bytes, tcpdump %d: %.2f%% (want 99%% to 101%%)", c.who, got, c.truth, 100*s)
 		}
