@@ -559,6 +559,10 @@ type ProcessQuery struct {
 	Filter     string // keep processes whose comm, cmdline, user or pid contain this text
 	ActiveOnly bool   // only processes that moved bytes in the last interval
 	Limit      int    // 0 means all
+	// ByContainer sums the processes of each container into one row (PID 0, Comm the
+	// container, Cmdline how many processes); the processes in no container make one
+	// row "(host)".
+	ByContainer bool
 }
 
 // Processes returns copies of the processes that match q, ordered as it asks.
@@ -575,6 +579,9 @@ func (st *State) Processes(q ProcessQuery) []Process {
 			continue
 		}
 		sel = append(sel, p)
+	}
+	if q.ByContainer {
+		sel = byContainer(sel)
 	}
 	key := func(p *Process) (float64, float64) {
 		var rx, tx float64
@@ -613,9 +620,40 @@ func (st *State) Processes(q ProcessQuery) []Process {
 	return out
 }
 
+// byContainer sums processes into one row per container.
+func byContainer(procs []*Process) []*Process {
+	groups := map[string]*Process{}
+	n := map[string]int{}
+	var out []*Process
+	for _, p := range procs {
+		g := groups[p.Container]
+		if g == nil {
+			name := p.Container
+			if name == "" {
+				name = "(host)"
+			}
+			g = &Process{Comm: name, Container: p.Container, Source: p.Source}
+			groups[p.Container] = g
+			out = append(out, g)
+		}
+		n[p.Container]++
+		g.RxBytes += p.RxBytes
+		g.TxBytes += p.TxBytes
+		g.RxRate += p.RxRate
+		g.TxRate += p.TxRate
+		g.RxTotal += p.RxTotal
+		g.TxTotal += p.TxTotal
+		g.Alive = g.Alive || p.Alive
+	}
+	for _, g := range out {
+		g.Cmdline = g.Comm + " " + strconv.Itoa(n[g.Container]) + " processes"
+	}
+	return out
+}
+
 func (p *Process) matches(text string) bool {
 	text = strings.ToLower(text)
-	for _, f := range []string{p.Comm, p.Cmdline, p.User} {
+	for _, f := range []string{p.Comm, p.Cmdline, p.User, p.Container, p.Unit} {
 		if strings.Contains(strings.ToLower(f), text) {
 			return true
 		}
