@@ -29,8 +29,8 @@
 //   - sock:sock_send_length and sock:sock_recv_length, UDP sockets only: UDP
 //     has no connection; the first send or receive of a socket (and the first
 //     after its tuple changes: connect, bind) reports it, in the caller's
-//     context. An LRU hash keyed by cookie (udp_seen) keeps later calls of the
-//     same socket to one map lookup and no record. (These fire for every
+//     context. The tuple last reported is kept on the socket (udp_seen, socket
+//     local storage): later calls of the same socket cost a compare, no record. (These fire for every
 //     sendmsg/recvmsg; a socket that is not UDP costs a field compare.)
 //
 // A record that finds the ring buffer full is counted in stats[0] (user space
@@ -98,11 +98,12 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* the signature of the tuple a UDP socket was last reported with, on the socket */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);   /* socket cookie */
-	__type(value, __u64); /* signature of the tuple last reported */
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
 } udp_seen SEC(".maps");
 
 static __always_inline void count(__u32 i)
@@ -275,21 +276,21 @@ static __always_inline int report_udp(struct sock *sk, __u8 kind)
 		return 0;
 	if (tuple(sk, &tmp) < 0 || tmp.sport == 0)
 		return 0; /* not bound yet: a later call reports it */
-	cookie = bpf_get_socket_cookie(sk);
 	/* any change of the tuple changes the signature (a collision only delays a report) */
 	for (int i = 0; i < 16; i += 4) {
 		a ^= *(__u32 *)&tmp.daddr[i];
 		a ^= *(__u32 *)&tmp.saddr[i] * 0x9e3779b1;
 	}
-	sig = ((__u64)tmp.sport << 48) | ((__u64)tmp.dport << 32) | a;
+	sig = ((__u64)tmp.sport << 48) | ((__u64)tmp.dport << 32) | a | 1;
 	sig ^= (__u64)tmp.family << 40;
-	old = bpf_map_lookup_elem(&udp_seen, &cookie);
-	if (old && *old == sig)
+	old = bpf_sk_storage_get(&udp_seen, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!old || *old == sig)
 		return 0;
-	bpf_map_update_elem(&udp_seen, &cookie, &sig, BPF_ANY);
+	*old = sig;
+	cookie = bpf_get_socket_cookie(sk);
 	current_owner(&o);
 	if (report(sk, cookie, &o, kind, IPPROTO_UDP) < 0)
-		bpf_map_delete_elem(&udp_seen, &cookie); /* lost: report it next time */
+		*old = 0; /* lost: report it next time */
 	return 0;
 }
 
