@@ -45,7 +45,8 @@ type Config struct {
 	CPUProfile   string // --cpuprofile: write a Go CPU profile of the run (docs/bench.md)
 	MemProfile   string // --memprofile: write a Go heap profile at the end of the run
 	NoNetlink    bool   // --no-netlink: read sockets from /proc/net (no byte counters)
-	NoBPF        bool   // --no-bpf: TCP sockets from sock_diag, not the BPF iterator
+	NoBPF        bool   // --no-bpf: TCP sockets from sock_diag, not the BPF iterator; no socket events
+	NoSockEvents bool   // --no-sock-events: processes through /proc/PID/fd only
 	BufferKiB    int    // -B: the kernel capture buffer in KiB, as tcpdump's -B
 	MaxFlows     int    // --max-flows: the flow table's bound
 
@@ -144,7 +145,8 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.ASCII, "ascii", false, "draw charts without Braille characters, for fonts that lack them")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.BoolVar(&c.NoNetlink, "no-netlink", false, "read sockets from /proc/net instead of sock_diag (no per-process bytes)")
-	fs.BoolVar(&c.NoBPF, "no-bpf", false, "read TCP sockets with sock_diag even as root (not with the faster BPF iterator)")
+	fs.BoolVar(&c.NoBPF, "no-bpf", false, "load no BPF program even as root: TCP sockets from sock_diag (not the faster BPF iterator), processes through /proc/PID/fd (not socket events)")
+	fs.BoolVar(&c.NoSockEvents, "no-sock-events", false, "find processes through /proc/PID/fd only, without BPF socket events (which catch connections that close between two samples)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a Go heap profile (in use at the end, and allocated over the run) to this file")
 	fs.IntVarP(&c.BufferKiB, "buffer-size", "B", capture.DefaultBufferSize>>10, "live capture: the kernel buffer in KiB, as tcpdump's -B (raise it if the header shows drops)")

@@ -28,6 +28,9 @@ func runHelper(role string, args []string) int {
 	case "http":
 		return helperHTTP(os.Getenv("WIRETOP_TEST_ADDR"), os.Getenv("WIRETOP_TEST_SIZE"))
 	}
+	if code, ok := runAttribHelper(role); ok {
+		return code
+	}
 	fmt.Fprintln(os.Stderr, "unknown helper", role)
 	return 2
 }

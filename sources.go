@@ -81,7 +81,7 @@ func openSources(cfg Config) (*sources, error) {
 		}
 	}
 	if cfg.ReplayFile == "" {
-		smp, err := sampler.New(sampler.Options{ProcRoot: cfg.ProcRoot, Interval: cfg.Interval, NoNetlink: cfg.NoNetlink, NoBPF: cfg.NoBPF})
+		smp, err := sampler.New(sampler.Options{ProcRoot: cfg.ProcRoot, Interval: cfg.Interval, NoNetlink: cfg.NoNetlink, NoBPF: cfg.NoBPF, NoSockEvents: cfg.NoSockEvents})
 		if err != nil {
 			s.close()
 			return nil, err
@@ -94,6 +94,11 @@ func openSources(cfg Config) (*sources, error) {
 // newState returns the monitor state that fits these sources.
 func (s *sources) newState() *monitor.State {
 	o := monitor.Options{Capture: s.cap != nil}
+	if s.smp != nil {
+		if ow := s.smp.Owners(); ow != nil { // no typed nil in the interface
+			o.Owners = ow
+		}
+	}
 	if s.cfg.ReplayFile != "" {
 		o.Replay = true
 		o.ReplayName = filepath.Base(s.cfg.ReplayFile)

@@ -112,6 +112,16 @@ func (ix *sockIndex) lookup(k capture.FlowKey) (pid int, found bool) {
 	return 0, connFound
 }
 
+// connPID returns the process of the connected socket of the flow (either orientation), 0
+// when there is none or it has no process.
+func (ix *sockIndex) connPID(k capture.FlowKey) int {
+	local, remote := norm(k.Local), norm(k.Remote)
+	if p := ix.conn[connKey{k.Proto, local, remote}]; p != 0 {
+		return p
+	}
+	return ix.conn[connKey{k.Proto, remote, local}]
+}
+
 // boundLookup finds a listener or unconnected UDP socket for local: exact, then wildcards.
 func (ix *sockIndex) boundLookup(proto uint8, local netip.AddrPort) (int, bool) {
 	if p, ok := ix.bound[boundKey{proto, local}]; ok {
@@ -139,16 +149,71 @@ const (
 	attrUnknown                     // missed every retry: unattributed for good
 )
 
-// attribute looks a new talker up in the index, or marks it pending.
+// OwnerLookup finds the process that took a socket, from socket events: it is
+// sampler.OwnerIndex (Sampler.Owners). It must be safe to call while another goroutine adds
+// to it, and allocate nothing.
+type OwnerLookup interface {
+	// Lookup finds the owner of a flow's socket (proto 6 or 17, local is this host's side).
+	Lookup(proto uint8, local, remote netip.AddrPort) (sampler.SockOwner, bool)
+	// LookupCookie finds the owner of the socket with this kernel cookie.
+	LookupCookie(cookie uint64) (sampler.SockOwner, bool)
+}
+
+// find looks a flow up: first a connected socket of the latest table whose process is known
+// (it holds the socket now: a socket passed to a child, a shell on a connection's stdio, is
+// the holder's), then the socket events (who took the socket: a connection that closed
+// before any dump, a process that has exited), then the rest of the table (listeners,
+// unconnected UDP, sockets without a process). found false: nothing knows the flow yet.
+func (st *State) find(k capture.FlowKey) (pid int, found bool) {
+	if st.index.built {
+		if pid := st.index.connPID(k); pid != 0 {
+			return pid, true
+		}
+	}
+	if st.opts.Owners != nil {
+		if o, ok := st.opts.Owners.Lookup(k.Proto, k.Local, k.Remote); ok && o.PID != 0 {
+			st.noteOwner(&o)
+			return o.PID, true
+		}
+	}
+	if st.index.built {
+		return st.index.lookup(k)
+	}
+	return 0, false
+}
+
+// noteOwner makes sure the process of a socket event has a row: an event often comes from a
+// process that has exited by the next sample (curl), whose name then comes from the event.
+func (st *State) noteOwner(o *sampler.SockOwner) {
+	if p := st.procs[o.PID]; p != nil {
+		return
+	}
+	st.procs[o.PID] = &Process{PID: o.PID, Comm: o.Comm, UID: o.UID, User: o.User, Source: st.procSource(),
+		Container: o.Container, Unit: o.Unit, NetNS: o.NetNS, lastActive: st.tick}
+	st.version++
+}
+
+// ownerPID returns the process of a socket of the table that has none (it closed before its
+// owner was read, or it is TIME-WAIT): the one that took it, from the socket events, else
+// the listener's (listenerPID).
+func (st *State) ownerPID(sk *sampler.Socket) int {
+	if st.opts.Owners != nil {
+		if o, ok := st.opts.Owners.LookupCookie(sk.Cookie); ok && o.PID != 0 {
+			st.noteOwner(&o)
+			return o.PID
+		}
+	}
+	return st.listenerPID(sk)
+}
+
+// attribute looks a new talker up in the index and the socket events, or marks it pending.
 func (st *State) attribute(t *talker) {
 	if st.opts.Replay {
 		return
 	}
-	if st.index.built {
-		if pid, ok := st.index.lookup(t.Key); ok {
-			st.resolve(t, pid)
-			return
-		}
+	if pid, ok := st.find(t.Key); ok {
+		st.resolve(t, pid)
+		return
 	}
 	t.attr = attrPending
 	t.retries = 0
@@ -174,7 +239,7 @@ func (st *State) retryPending(regular bool) {
 		if t.attr != attrPending || t.evicted {
 			continue
 		}
-		if pid, ok := st.index.lookup(t.Key); ok {
+		if pid, ok := st.find(t.Key); ok {
 			st.resolve(t, pid)
 			continue
 		}

@@ -212,7 +212,7 @@ func TestCaptureReplacesTCPInfo(t *testing.T) {
 	if p := st.Processes(ProcessQuery{}); len(p) != 1 || p[0].Source != "pcap" {
 		t.Errorf("processes = %+v, want one with source pcap", p)
 	}
-	if r := st.StatusRecord(false); r.ProcessSource != "pcap" || !r.Capture {
+	if r := st.StatusRecord(false); r.ProcessBytes != "pcap" || !r.Capture {
 		t.Errorf("status = %+v", r)
 	}
 

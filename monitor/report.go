@@ -64,7 +64,10 @@ type ProcessRecord struct {
 	TxBytes       uint64  `json:"tx_bytes"`
 	RxBytesPerSec float64 `json:"rx_bytes_per_sec"`
 	TxBytesPerSec float64 `json:"tx_bytes_per_sec"`
-	Source        string  `json:"source"` // "pcap" or "tcp_info"
+	Source        string  `json:"source"`              // "pcap" or "tcp_info"
+	Container     string  `json:"container,omitempty"` // "docker:ID", "podman:ID", "containerd:ID", "crio:ID", "lxc:NAME"
+	Unit          string  `json:"unit,omitempty"`      // systemd unit of its cgroup
+	NetNS         uint32  `json:"netns,omitempty"`     // inode of its network namespace
 }
 
 // RateRecord is a pair of rates in bytes per second.
@@ -127,13 +130,21 @@ type KernelTCPRecord struct {
 
 // StatusRecord says what wiretop could see, so a reader of the JSON knows what a zero means.
 type StatusRecord struct {
-	Capture       bool     `json:"capture"`        // packets are captured
-	SocketSource  string   `json:"socket_source"`  // "bpf_iter", "sock_diag", "proc", or "none" in a replay
-	ProcessSource string   `json:"process_source"` // "tcp_info", "pcap" or "none"
-	ProcessScope  string   `json:"process_scope"`  // "all", "partial" (root, some processes unreadable), "own-uid", or "none" in a replay
-	DestroyEvents bool     `json:"destroy_events"` // socket-destroy events complete closed sockets' counts
-	Notes         []string `json:"notes,omitempty"`
-	Errors        []string `json:"errors,omitempty"`
+	Capture      bool   `json:"capture"`       // packets are captured
+	SocketSource string `json:"socket_source"` // "bpf_iter", "sock_diag", "proc", or "none" in a replay
+	// ProcessSource is how sockets are joined to processes: "sock_events" (BPF socket
+	// events, and the socket table with /proc/PID/fd for sockets opened before the start),
+	// "proc_fd" (the socket table with /proc/PID/fd only: connections that close between two
+	// samples may be unattributed), or "none" (a replay).
+	ProcessSource string `json:"process_source"`
+	// ProcessBytes is what process bytes are counted from: "pcap" (captured packets),
+	// "tcp_info" (the sockets' byte counters), or "none".
+	ProcessBytes  string            `json:"process_bytes"`
+	SockEvents    *SockEventsRecord `json:"sock_events,omitempty"` // with process_source "sock_events"
+	ProcessScope  string            `json:"process_scope"`         // "all", "partial" (root, some processes unreadable), "own-uid", or "none" in a replay
+	DestroyEvents bool              `json:"destroy_events"`        // socket-destroy events complete closed sockets' counts
+	Notes         []string          `json:"notes,omitempty"`
+	Errors        []string          `json:"errors,omitempty"`
 }
 
 func kernelRecord(k sampler.KernelTCP) KernelTCPRecord {
@@ -154,6 +165,13 @@ func ifaceRecord(name string, rx, tx uint64, p *sampler.IfaceDelta, secs float64
 	return r
 }
 
+// SockEventsRecord counts the socket events of the session.
+type SockEventsRecord struct {
+	Received uint64 `json:"received"` // events read
+	Lost     uint64 `json:"lost"`     // events lost because the kernel's ring buffer was full
+	Owners   int    `json:"owners"`   // socket owners held now (bounded)
+}
+
 // StatusRecord returns the status of the latest sample in its JSON form. Extra notes (such
 // as why capture is off) are appended. Capture is on (and processes come from "pcap") when
 // capture says so or the state's capture is on (Options.Capture, or a batch was applied);
@@ -163,7 +181,8 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 	r := StatusRecord{
 		Capture:       capture,
 		SocketSource:  s.SocketSource,
-		ProcessSource: "tcp_info",
+		ProcessSource: s.ProcessSource,
+		ProcessBytes:  "tcp_info",
 		ProcessScope:  s.ProcessScope,
 		DestroyEvents: s.DestroyEvents,
 		Notes:         append(append([]string(nil), s.Notes...), extra...),
@@ -172,14 +191,21 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 	case st.opts.Replay:
 		// a replayed file's flows belong to no process of this host
 		r.Capture = true
-		r.ProcessSource = "none"
+		r.ProcessSource, r.ProcessBytes = "none", "none"
 		r.SocketSource, r.ProcessScope = "none", "none" // no socket table is read
 		r.Notes = append(r.Notes, "replay: flows are not attributed to processes")
 	case capture || st.CaptureOn():
 		r.Capture = true
-		r.ProcessSource = "pcap"
+		r.ProcessBytes = "pcap"
 	case !s.ByteCounters():
-		r.ProcessSource = "none"
+		r.ProcessBytes = "none"
+	}
+	if r.ProcessSource == "" {
+		r.ProcessSource = sampler.ProcessFromProcFD
+	}
+	if r.ProcessSource == sampler.ProcessFromSockEvents {
+		e := s.SockEvents
+		r.SockEvents = &SockEventsRecord{Received: e.Received, Lost: e.Lost, Owners: e.Owners}
 	}
 	if r.ProcessScope == "" {
 		r.ProcessScope = "all"
@@ -220,7 +246,8 @@ func (st *State) SampleRecord(top int, status StatusRecord) SampleRecord {
 	}
 	for _, p := range st.Processes(ProcessQuery{ActiveOnly: true, Limit: top}) {
 		r.Processes = append(r.Processes, ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User,
-			RxBytes: p.RxBytes, TxBytes: p.TxBytes, RxBytesPerSec: p.RxRate, TxBytesPerSec: p.TxRate, Source: p.Source})
+			RxBytes: p.RxBytes, TxBytes: p.TxBytes, RxBytesPerSec: p.RxRate, TxBytesPerSec: p.TxRate, Source: p.Source,
+			Container: p.Container, Unit: p.Unit, NetNS: p.NetNS})
 	}
 	for _, t := range st.Talkers(TalkerQuery{Sort: TalkerSortLast, ActiveOnly: true, Limit: top}) {
 		r.Talkers = append(r.Talkers, talkerRecord(&t, false))
@@ -292,7 +319,8 @@ func (st *State) SummaryRecord(status StatusRecord) SummaryRecord {
 		if p.RxTotal+p.TxTotal == 0 {
 			continue
 		}
-		rec := ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User, RxBytes: p.RxTotal, TxBytes: p.TxTotal, Source: p.Source}
+		rec := ProcessRecord{PID: p.PID, Comm: p.Comm, User: p.User, RxBytes: p.RxTotal, TxBytes: p.TxTotal, Source: p.Source,
+			Container: p.Container, Unit: p.Unit, NetNS: p.NetNS}
 		if secs > 0 {
 			rec.RxBytesPerSec = float64(p.RxTotal) / secs
 			rec.TxBytesPerSec = float64(p.TxTotal) / secs

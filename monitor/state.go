@@ -38,6 +38,10 @@ type Options struct {
 	// PendingRetries is how many regular samples a flow whose socket was not found is looked
 	// up again before it stays unattributed (default 3).
 	PendingRetries int
+	// Owners, when set, are the socket owners that socket events reported
+	// (sampler.Sampler.Owners): a flow whose socket the latest table does not hold, or holds
+	// without a process, is attributed from them at first sight.
+	Owners OwnerLookup
 }
 
 // AllInterfaces is the name of the aggregate of every interface except loopback.
@@ -63,6 +67,10 @@ type Process struct {
 	User    string
 	UID     uint32
 	Source  string // "tcp_info" or "pcap"
+	// Container is the container the process runs in ("docker:ID", "podman:ID",
+	// "containerd:ID", ...) and Unit its systemd unit, from its cgroup; "" for none.
+	Container, Unit string
+	NetNS           uint32 // inode of its network namespace (of its sockets, from socket events); 0 unknown
 
 	RxBytes, TxBytes uint64  // bytes in the last interval
 	RxRate, TxRate   float64 // bytes per second over the last interval
@@ -152,6 +160,7 @@ type State struct {
 	packetFilter          string           // Batch.PacketFilter of the packets in the ring
 	lastSockets           []sampler.Socket // the latest socket table (the sampler does not reuse it)
 	facts                 flowFacts        // the open interval's flow facts for the detectors (detect_view.go)
+	deadBuf               []*Process       // scratch of forgetExited
 }
 
 const numStates = 11 // len(sampler.StateNames)
@@ -329,7 +338,7 @@ func (st *State) applySockets(s *sampler.Sample) {
 		if sk.PID != 0 {
 			a.pid = sk.PID
 		} else if a.pid == 0 {
-			a.pid = st.listenerPID(sk)
+			a.pid = st.ownerPID(sk)
 		}
 		a.seen = st.tick
 		st.account(a, sk)
@@ -355,7 +364,7 @@ func (st *State) applySockets(s *sampler.Sample) {
 			a = &sockAcct{} // opened and closed between two dumps
 		}
 		if a.pid == 0 {
-			a.pid = st.listenerPID(sk)
+			a.pid = st.ownerPID(sk)
 		}
 		st.account(a, sk)
 	}
@@ -425,14 +434,47 @@ func (st *State) touchProcs(s *sampler.Sample) {
 			st.procs[pid] = p
 		}
 		p.Comm, p.Cmdline, p.Exe, p.User, p.UID = sp.Comm, sp.Cmdline, sp.Exe, sp.User, sp.UID
+		p.Container, p.Unit = sp.Container, sp.Unit
+		if sp.NetNS != 0 {
+			p.NetNS = sp.NetNS
+		}
 		p.Alive = true
 	}
 	// forget processes that are gone and moved nothing for a long time, so the map stays bounded
+	dead := 0
 	for pid, p := range st.procs {
 		if !p.Alive && st.tick-p.lastActive > 600 && p.RxTotal+p.TxTotal == 0 {
 			delete(st.procs, pid)
+		} else if !p.Alive {
+			dead++
 		}
 	}
+	if dead > MaxExitedProcesses {
+		st.forgetExited(dead - MaxExitedProcesses)
+	}
+}
+
+// MaxExitedProcesses bounds the processes that are kept after they exit (with their session
+// totals, for the summary): with socket events every short-lived process that moved bytes
+// (a curl run) has a row. Beyond it, the least recently active exited processes are forgotten.
+const MaxExitedProcesses = 4096
+
+// forgetExited forgets the n least recently active processes that are not alive.
+func (st *State) forgetExited(n int) {
+	dead := st.deadBuf[:0]
+	for _, p := range st.procs {
+		if !p.Alive {
+			dead = append(dead, p)
+		}
+	}
+	slices.SortFunc(dead, func(a, b *Process) int {
+		return cmp.Or(cmp.Compare(a.lastActive, b.lastActive), cmp.Compare(a.PID, b.PID))
+	})
+	for _, p := range dead[:min(n, len(dead))] {
+		delete(st.procs, p.PID)
+	}
+	clear(dead)
+	st.deadBuf = dead[:0]
 }
 
 func addKernel(dst, d *sampler.KernelTCP) {
@@ -517,6 +559,10 @@ type ProcessQuery struct {
 	Filter     string // keep processes whose comm, cmdline, user or pid contain this text
 	ActiveOnly bool   // only processes that moved bytes in the last interval
 	Limit      int    // 0 means all
+	// ByContainer sums the processes of each container into one row (PID 0, Comm the
+	// container, Cmdline how many processes); the processes in no container make one
+	// row "(host)".
+	ByContainer bool
 }
 
 // Processes returns copies of the processes that match q, ordered as it asks.
@@ -533,6 +579,9 @@ func (st *State) Processes(q ProcessQuery) []Process {
 			continue
 		}
 		sel = append(sel, p)
+	}
+	if q.ByContainer {
+		sel = byContainer(sel)
 	}
 	key := func(p *Process) (float64, float64) {
 		var rx, tx float64
@@ -571,9 +620,40 @@ func (st *State) Processes(q ProcessQuery) []Process {
 	return out
 }
 
+// byContainer sums processes into one row per container.
+func byContainer(procs []*Process) []*Process {
+	groups := map[string]*Process{}
+	n := map[string]int{}
+	var out []*Process
+	for _, p := range procs {
+		g := groups[p.Container]
+		if g == nil {
+			name := p.Container
+			if name == "" {
+				name = "(host)"
+			}
+			g = &Process{Comm: name, Container: p.Container, Source: p.Source}
+			groups[p.Container] = g
+			out = append(out, g)
+		}
+		n[p.Container]++
+		g.RxBytes += p.RxBytes
+		g.TxBytes += p.TxBytes
+		g.RxRate += p.RxRate
+		g.TxRate += p.TxRate
+		g.RxTotal += p.RxTotal
+		g.TxTotal += p.TxTotal
+		g.Alive = g.Alive || p.Alive
+	}
+	for _, g := range out {
+		g.Cmdline = g.Comm + " " + strconv.Itoa(n[g.Container]) + " processes"
+	}
+	return out
+}
+
 func (p *Process) matches(text string) bool {
 	text = strings.ToLower(text)
-	for _, f := range []string{p.Comm, p.Cmdline, p.User} {
+	for _, f := range []string{p.Comm, p.Cmdline, p.User, p.Container, p.Unit} {
 		if strings.Contains(strings.ToLower(f), text) {
 			return true
 		}

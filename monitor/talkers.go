@@ -319,6 +319,14 @@ func (st *State) closeTalkers(elapsed time.Duration) {
 		}
 		st.captured.RxBytes += t.RxBytes
 		st.captured.TxBytes += t.TxBytes
+		if t.attr == attrPending && st.opts.Owners != nil {
+			// the flow's socket event may have come after its batch: a last look before
+			// its bytes are booked
+			if o, ok := st.opts.Owners.Lookup(t.Key.Proto, t.Key.Local, t.Key.Remote); ok && o.PID != 0 {
+				st.noteOwner(&o)
+				st.resolve(t, o.PID)
+			}
+		}
 		if t.attr == attrResolved && t.PID != 0 {
 			p := st.procs[t.PID]
 			if p == nil {

@@ -543,15 +543,20 @@ func (r *procResolver) loadProc(p *pidFDs, start uint64, statComm string) error 
 		Cmdline: string(bytes.TrimSpace(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))),
 		UID:     uid,
 		User:    r.userName(uid),
+		NetNS:   readNetNS(p.dir),
 	}
+	p.proc.Container, p.proc.Unit = containerOf(readCgroup(r.root, p.pid))
 	p.start, p.statComm = start, statComm
 	return nil
 }
 
 // userName returns the name of uid from the user database, or the decimal uid when it
 // has none. Names are cached per uid.
-func (r *procResolver) userName(uid uint32) string {
-	if name, ok := r.users[uid]; ok {
+func (r *procResolver) userName(uid uint32) string { return userName(r.users, uid) }
+
+// userName returns the name of uid, cached in users (up to 4096 of them).
+func userName(users map[uint32]string, uid uint32) string {
+	if name, ok := users[uid]; ok {
 		return name
 	}
 	id := strconv.FormatUint(uint64(uid), 10)
@@ -559,7 +564,9 @@ func (r *procResolver) userName(uid uint32) string {
 	if u, err := user.LookupId(id); err == nil && u.Username != "" {
 		name = u.Username
 	}
-	r.users[uid] = name
+	if len(users) < 4096 {
+		users[uid] = name
+	}
 	return name
 }
 

@@ -20,6 +20,14 @@ type Options struct {
 	// (root with CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, and a kernel with BTF), which
 	// reads the same table in about half the kernel time.
 	NoBPF bool
+	// NoSockEvents does not load the socket-event programs (bpf/sockev.bpf.c), which tell
+	// the owner of every socket as a process takes it; processes are then found through
+	// ProcRoot/PID/fd only, which cannot see a connection that closes between two dumps.
+	// NoBPF implies it.
+	NoSockEvents bool
+	// OwnerCapacity bounds the socket owners kept from socket events (default
+	// DefaultOwnerCapacity).
+	OwnerCapacity int
 	// NoDestroyEvents does not subscribe to socket-destroy events.
 	NoDestroyEvents bool
 	// DestroyLimit bounds the destroy events kept between two samples (default 65536).
@@ -33,6 +41,8 @@ type Sampler struct {
 	diag     *sockDiag
 	watcher  *destroyWatcher
 	resolver *procResolver
+	events   *sockEvents // nil without socket events
+	owners   *OwnerIndex // what events holds, nil without it
 
 	started     bool
 	last        time.Time
@@ -82,6 +92,22 @@ func New(opts Options) (*Sampler, error) {
 			s.status.Notes = append(s.status.Notes, fmt.Sprintf("sock_diag unavailable (%v): sockets from /proc/net, no per-process bytes", err))
 		}
 	}
+	s.status.ProcessSource = ProcessFromProcFD
+	if !opts.NoBPF && !opts.NoSockEvents {
+		idx := NewOwnerIndex(opts.OwnerCapacity, 0)
+		ev, err := newSockEvents(idx, opts.ProcRoot)
+		switch {
+		case err == nil:
+			s.events, s.owners = ev, idx
+			s.status.ProcessSource = ProcessFromSockEvents
+			if len(ev.missing) > 0 {
+				s.status.Notes = append(s.status.Notes, fmt.Sprintf("socket events without %v: those sockets are attributed through /proc/PID/fd only", ev.missing))
+			}
+		case os.Geteuid() == 0 && !errors.Is(err, errors.ErrUnsupported):
+			// as a user, failing is the rule and the status says the source; as root, say why
+			s.status.Notes = append(s.status.Notes, fmt.Sprintf("no socket events (%v): processes through /proc/PID/fd, short-lived connections may be unattributed", err))
+		}
+	}
 	if s.diag != nil && !opts.NoDestroyEvents {
 		w, err := newDestroyWatcher(opts.DestroyLimit)
 		switch {
@@ -97,9 +123,17 @@ func New(opts Options) (*Sampler, error) {
 	return s, nil
 }
 
-// Close releases the netlink sockets.
+// Owners returns the owners of sockets that socket events reported, for the monitor to join
+// flows to processes at first sight; nil when socket events are off (Status.ProcessSource
+// says which).
+func (s *Sampler) Owners() *OwnerIndex { return s.owners }
+
+// Close releases the netlink sockets and the BPF programs.
 func (s *Sampler) Close() error {
 	var errs []error
+	if s.events != nil {
+		errs = append(errs, s.events.Close())
+	}
 	if s.watcher != nil {
 		errs = append(errs, s.watcher.Close())
 	}
@@ -193,6 +227,17 @@ func (s *Sampler) setStatus(smp *Sample) {
 	}
 	if s.destroyed > 0 {
 		smp.Status.Notes = append(smp.Status.Notes, fmt.Sprintf("%d socket-destroy events dropped (buffer full)", s.destroyed))
+	}
+	if s.events != nil {
+		rcv, lost, err := s.events.Stats()
+		smp.Status.SockEvents = SockEventStats{Received: rcv, Lost: lost, Owners: s.owners.Len()}
+		if lost > 0 {
+			smp.Status.Notes = append(smp.Status.Notes, fmt.Sprintf("%d socket events lost (ring buffer full): their connections are attributed through /proc/PID/fd only", lost))
+		}
+		if err != nil {
+			smp.Status.ProcessSource = ProcessFromProcFD
+			smp.Status.Notes = append(smp.Status.Notes, fmt.Sprintf("socket events stopped (%v): processes through /proc/PID/fd", err))
+		}
 	}
 }
 

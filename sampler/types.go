@@ -137,6 +137,11 @@ type Proc struct {
 	Exe     string // the target of /proc/PID/exe ("" when it cannot be read: a kernel thread, or no permission)
 	UID     uint32 // real uid
 	User    string // user name of UID, or the number when it has none
+	// Container is the container the process runs in, "runtime:ID" (docker, podman,
+	// containerd, crio, lxc), from its cgroup path; "" for none.
+	Container string
+	Unit      string // the systemd unit (*.service, else *.scope) of its cgroup; "" for none
+	NetNS     uint32 // inode of its network namespace (/proc/PID/ns/net); 0 when unreadable
 }
 
 // KernelTCP holds the kernel's TCP counters from /proc/net/snmp (Tcp:) and
@@ -162,11 +167,36 @@ type Status struct {
 	SocketSource  string // "bpf_iter" (TCP from the BPF iterator, UDP from sock_diag), "sock_diag", or "proc" (no byte counters)
 	DestroyEvents bool   // sock_diag socket-destroy events are received
 	AllProcesses  bool   // every process's /proc/PID/fd was readable in the last walk
+	// ProcessSource is how sockets are joined to processes: ProcessFromSockEvents (BPF socket
+	// events, with /proc/PID/fd for sockets opened before the start) or ProcessFromProcFD
+	// (the socket table and /proc/PID/fd only).
+	ProcessSource string
+	// SockEvents counts the socket events of the session (with ProcessFromSockEvents).
+	SockEvents SockEventStats
 	// ProcessScope is whose processes sockets can be attributed to: "all"; "partial" (running
 	// as root, but some processes hide their fds, e.g. ones holding capabilities this one
 	// lacks); or "own-uid" (unprivileged: only processes of the same user).
 	ProcessScope string
 	Notes        []string
+}
+
+// How sockets are joined to processes (Status.ProcessSource).
+const (
+	// ProcessFromSockEvents: BPF programs report the owner of each socket as a process
+	// takes it (bpf/sockev.bpf.c), so connections that close between two dumps are
+	// attributed, and exited processes keep their names; the socket table and /proc/PID/fd
+	// serve for sockets opened before wiretop started.
+	ProcessFromSockEvents = "sock_events"
+	// ProcessFromProcFD: the socket table's inodes looked up in /proc/PID/fd, once per
+	// sample and on refresh requests.
+	ProcessFromProcFD = "proc_fd"
+)
+
+// SockEventStats counts socket events over the session.
+type SockEventStats struct {
+	Received uint64 // events read from the ring buffer
+	Lost     uint64 // events the kernel could not queue because the ring buffer was full
+	Owners   int    // socket owners held in the index now (bounded by Options.OwnerCapacity)
 }
 
 // ByteCounters reports whether the socket table carries tcp_info's byte counters, from which

@@ -200,8 +200,9 @@ func (m *Model) statusLine() string {
 	return fit(line+m.styles.Status.Render(strings.Join(parts, " · ")), m.width)
 }
 
-// describeStatus turns the sampler's Status into short phrases for the status line; pcap
-// says processes are counted from captured packets. Where one of the sampler's notes says the
+// describeStatus turns the sampler's Status into short phrases for the status line: how
+// sockets are joined to processes (socket events or /proc/PID/fd), and pcap says processes
+// are counted from captured packets. Where one of the sampler's notes says the
 // same at more length (it starts as statusNotes lists), the note is kept and the phrase left
 // out, so nothing is said twice.
 func describeStatus(s sampler.Status, pcap bool) []string {
@@ -213,6 +214,12 @@ func describeStatus(s sampler.Status, pcap bool) []string {
 			}
 		}
 		out = append(out, phrase)
+	}
+	switch s.ProcessSource {
+	case sampler.ProcessFromSockEvents:
+		out = append(out, "owners from socket events")
+	case sampler.ProcessFromProcFD:
+		out = append(out, "owners from /proc/PID/fd")
 	}
 	switch {
 	case pcap:

@@ -17,6 +17,7 @@ const (
 	pidWidth   = 7
 	userWidth  = 9
 	rateWidth  = 11 // "999 Mbit/s▼"
+	contWidth  = 19 // "docker:4f0c3d9e8b7a"
 	totalWidth = 9  // "1023 MiB▼"
 	minProgram = 20 // below this, USER and then the secondary figures give way to PROGRAM
 )
@@ -25,6 +26,7 @@ type processKeys struct {
 	table                          tableKeys
 	BySent, ByRecv, ByTotal, Mode  key.Binding
 	CmdLine, Filter, Clear, Active key.Binding
+	Group                          key.Binding
 	sort                           key.Binding // s, r and t in one, for the footer
 }
 
@@ -39,6 +41,7 @@ func newProcessKeys() processKeys {
 		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		Active:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "active only")),
+		Group:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "group by container")),
 		sort:    key.NewBinding(key.WithKeys("s", "r", "t"), key.WithHelp("s/r/t", "sort sent/recv/total")),
 	}
 }
@@ -60,7 +63,9 @@ type processesPane struct {
 	filter *textInput
 	replay bool   // there is no sampler: a replayed file, whose flows no process is known for
 	active bool   // only the processes that moved bytes in the last interval
+	group  bool   // one row per container
 	text   string // the filter in force
+	cont   bool   // a row has a container: the CONTAINER column is shown
 
 	rows   []monitor.Process
 	rc     rowCursor
@@ -83,10 +88,11 @@ func newProcessesPane(st *monitor.State, styles *Styles, pr *Prefs, replay bool)
 // query is what the table shows, from the preferences and the filter.
 func (p *processesPane) query() monitor.ProcessQuery {
 	return monitor.ProcessQuery{
-		Sort:       processSortNames[p.prefs.ProcessSort],
-		Cumulative: p.prefs.Cumulative,
-		Filter:     p.text,
-		ActiveOnly: p.active,
+		Sort:        processSortNames[p.prefs.ProcessSort],
+		Cumulative:  p.prefs.Cumulative,
+		Filter:      p.text,
+		ActiveOnly:  p.active,
+		ByContainer: p.group,
 	}
 }
 
@@ -104,6 +110,9 @@ func (p *processesPane) Title() string {
 	t := fmt.Sprintf("Processes · %d · by %s", len(p.rows), order)
 	if p.state.CaptureOn() {
 		t += " · from packets"
+	}
+	if p.group {
+		t += " · by container"
 	}
 	if p.active {
 		t += " · active only"
@@ -134,7 +143,7 @@ func (p *processesPane) ShortHelp() []key.Binding {
 func (p *processesPane) FullHelp() [][]key.Binding {
 	k := p.keys
 	return [][]key.Binding{
-		{k.BySent, k.ByRecv, k.ByTotal, k.Mode, k.CmdLine, k.Filter, k.Clear, k.Active},
+		{k.BySent, k.ByRecv, k.ByTotal, k.Mode, k.CmdLine, k.Filter, k.Clear, k.Active, k.Group},
 		k.table.bindings(),
 	}
 }
@@ -203,6 +212,8 @@ func (p *processesPane) key(msg tea.KeyMsg) {
 		return // the rows stay as they are
 	case key.Matches(msg, k.Active):
 		p.active = !p.active
+	case key.Matches(msg, k.Group):
+		p.group = !p.group
 	case key.Matches(msg, k.Filter):
 		p.filter.Open(p.text)
 		p.rc.clamp(len(p.rows), p.visible())
@@ -271,6 +282,13 @@ func (p *processesPane) top() {
 func (p *processesPane) refresh() {
 	q := p.query()
 	p.rows = p.state.Processes(q)
+	p.cont = false
+	for i := range p.rows {
+		if p.rows[i].Container != "" {
+			p.cont = true
+			break
+		}
+	}
 	if p.follow != 0 {
 		for i := range p.rows {
 			if p.rows[i].PID == p.follow {
@@ -304,15 +322,19 @@ func (p *processesPane) refresh() {
 // table is not ordered by (the totals in rate mode, the rates in cumulative mode).
 type columns struct {
 	user, rates, totals bool
+	container           bool // the CONTAINER column (only when a row has a container)
 	program             int
 }
 
-func layoutColumns(w int, cumulative bool) columns {
-	c := columns{user: true, rates: true, totals: true}
+func layoutColumns(w int, cumulative, container bool) columns {
+	c := columns{user: true, rates: true, totals: true, container: container}
 	fixed := func() int {
 		n := 1 + 1 + pidWidth + 1
 		if c.user {
 			n += userWidth + 1
+		}
+		if c.container {
+			n += contWidth + 1
 		}
 		if c.rates {
 			n += 2 * (rateWidth + 1)
@@ -321,6 +343,9 @@ func layoutColumns(w int, cumulative bool) columns {
 			n += 2 * (totalWidth + 1)
 		}
 		return n
+	}
+	if w-fixed() < minProgram {
+		c.container = false
 	}
 	if w-fixed() < minProgram {
 		c.user = false
@@ -346,7 +371,7 @@ func (p *processesPane) View(w, h int) []string {
 	if !p.sampled {
 		return centred(st.Message.Render("waiting for the first sample…"), w, h)
 	}
-	c := layoutColumns(w, p.prefs.Cumulative)
+	c := layoutColumns(w, p.prefs.Cumulative, p.cont && !p.group)
 	lines := make([]string, 0, h)
 	lines = append(lines, p.header(c))
 	vis := max(h-2, 0)
@@ -393,6 +418,9 @@ func (p *processesPane) header(c columns) string {
 	if c.user {
 		cells = append(cells, fit("USER", userWidth))
 	}
+	if c.container {
+		cells = append(cells, fit("CONTAINER", contWidth))
+	}
 	cells = append(cells, fit(program, c.program))
 	if c.rates {
 		cells = append(cells,
@@ -431,9 +459,16 @@ func (p *processesPane) row(pr *monitor.Process, c columns, selected bool, w int
 	if !p.prefs.ProgramOnly && args != "" && width(name)+1 < c.program {
 		program = sty(st.Text).Render(name) + " " + sty(st.Muted).Render(fit(args, c.program-width(name)-1))
 	}
-	cells := []string{marker, sty(st.Muted).Render(fitRight(strconv.Itoa(pr.PID), pidWidth))}
+	pid := strconv.Itoa(pr.PID)
+	if pr.PID == 0 { // a container's row
+		pid = "-"
+	}
+	cells := []string{marker, sty(st.Muted).Render(fitRight(pid, pidWidth))}
 	if c.user {
 		cells = append(cells, sty(st.Muted).Render(fit(pr.User, userWidth)))
+	}
+	if c.container {
+		cells = append(cells, sty(st.Muted).Render(fit(pr.Container, contWidth)))
 	}
 	cells = append(cells, program)
 	if c.rates {
@@ -475,6 +510,9 @@ func (p *processesPane) unattributedRow(c columns) string {
 	cells := []string{" ", fitRight("-", pidWidth)}
 	if c.user {
 		cells = append(cells, fit("-", userWidth))
+	}
+	if c.container {
+		cells = append(cells, fit("-", contWidth))
 	}
 	label := "(unattributed)"
 	if c.program >= 32 {

@@ -336,3 +336,52 @@ func TestProcessesMouse(t *testing.T) {
 		t.Errorf("after a notch up, the first row is %d", got[0])
 	}
 }
+
+// TestProcessesContainers: with a process in a container the table has a CONTAINER column
+// (none without: TestProcessesTable), c sums each container's processes into one row, the
+// processes in none into "(host)", and the filter matches container names.
+func TestProcessesContainers(t *testing.T) {
+	st, p, _ := newTestProcesses()
+	p.SetSize(140, 10)
+	for i := 0; i <= 40; i++ {
+		s := fixtureSample(i)
+		for pid, pr := range s.Procs {
+			if pid != 4242 {
+				c := *pr
+				c.Container = "docker:4f0c3d9e8b7a"
+				s.Procs[pid] = &c
+			}
+		}
+		st.Apply(s)
+		p.Update(SampleMsg{s})
+	}
+	lines := p.View(140, 10)
+	checkBlock(t, lines, 140, 10)
+	if !strings.Contains(lines[0], "CONTAINER") {
+		t.Errorf("header %q lacks CONTAINER", lines[0])
+	}
+	if l := line(lines, "812"); !strings.Contains(l, "docker:4f0c3d9e8b7a") {
+		t.Errorf("nginx row %q lacks its container", l)
+	}
+	p.Update(keyMsg("c"))
+	lines = p.View(140, 10)
+	out := strings.Join(lines, "\n")
+	if !strings.Contains(p.Title(), "by container") || strings.Contains(lines[0], "CONTAINER") {
+		t.Errorf("grouped: title %q, header %q", p.Title(), lines[0])
+	}
+	if !strings.Contains(out, "docker:4f0c3d9e8b7a 2 processes") || !strings.Contains(out, "(host) 1 processes") {
+		t.Errorf("grouped rows:\n%s", out)
+	}
+	if got := pids(lines); len(got) != 0 {
+		t.Errorf("grouped rows carry pids %v", got)
+	}
+	p.Update(keyMsg("c"))
+	p.Update(keyMsg("/"))
+	for _, r := range "docker:4f0c" {
+		p.Update(keyMsg(string(r)))
+	}
+	p.Update(keyMsg("enter"))
+	if got, want := fmt.Sprint(pids(p.View(140, 10))), "[812 1500]"; got != want {
+		t.Errorf("filter by container: rows %s, want %s", got, want)
+	}
+}
