@@ -90,18 +90,36 @@ func quietlabStop(t *testing.T, w *wtRun, name string) []record {
 	return recs
 }
 
-// quietlabNoAlerts fails the test on any alert line.
+// quietlabNoAlerts fails the test on any alert line, except those about another package's
+// test binary: `go test ./...` runs the packages' binaries side by side, and the rules that
+// read the root namespace's socket table (new_listener, reverse_shell) see their listeners
+// too (monitor.test listening on an ephemeral port raised new_listener in one CI run). Those
+// are logged, not counted; an alert about this binary, its helpers or any other program counts.
 func quietlabNoAlerts(t *testing.T, recs []record, what string) {
 	t.Helper()
-	alerts := byType(recs, "alert")
-	if len(alerts) == 0 {
-		return
-	}
 	var keys []string
-	for _, a := range alerts {
+	for _, a := range byType(recs, "alert") {
+		if otherTestBinary(a) {
+			t.Logf("%s: about another package's test binary, not counted: %v %v", what, a["state"], a["key"])
+			continue
+		}
 		keys = append(keys, fmt.Sprintf("%v %v", a["state"], a["key"]))
 	}
-	t.Errorf("%s: %d alert lines, want none: %s", what, len(alerts), strings.Join(keys, "; "))
+	if len(keys) > 0 {
+		t.Errorf("%s: %d alert lines, want none: %s", what, len(keys), strings.Join(keys, "; "))
+	}
+}
+
+// otherTestBinary: the alert's evidence names a process whose comm is a Go test binary's
+// (NAME.test) other than this one.
+func otherTestBinary(a record) bool {
+	ev, _ := a["evidence"].(map[string]any)
+	comm, _ := ev["comm"].(string)
+	self := filepath.Base(os.Args[0])
+	if len(self) > 15 { // TASK_COMM_LEN - 1
+		self = self[:15]
+	}
+	return strings.HasSuffix(comm, ".test") && comm != self
 }
 
 // quietlabCapture logs the summary's capture statistics and the lab interface's bytes, and
