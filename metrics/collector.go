@@ -62,6 +62,9 @@ var (
 	descCapturedTx  = desc("captured_transmit_bytes_total", "Bytes sent in captured flows since wiretop started.")
 	descUnattribRx  = desc("unattributed_receive_bytes_total", "Received bytes no process was found for since wiretop started.")
 	descUnattribTx  = desc("unattributed_transmit_bytes_total", "Sent bytes no process was found for since wiretop started.")
+	descSockEvRecv  = desc("sock_events_received_total", "Socket events (the owner of a socket, from BPF) read since wiretop started; absent without socket events.")
+	descSockEvLost  = desc("sock_events_lost_total", "Socket events the kernel could not queue because the ring buffer was full, since wiretop started.")
+	descSockOwners  = desc("sock_event_owners", "Socket owners held from socket events (bounded).")
 	descAlerts      = desc("alerts", "Alerts the detectors hold, by rule, severity and state (pending, firing, resolved).", "rule", "severity", "state")
 	descFiring      = desc("alert_firing", "1 for each firing alert of a wiretop detector, by rule and key.", "rule", "key")
 	descFiringTrunc = desc("alert_firing_truncated", "Firing alerts left out of wiretop_alert_firing (more keys than its bound).")
@@ -85,6 +88,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	for _, d := range []*prometheus.Desc{descProcRx, descProcTx, descRemoteRx, descRemoteTx, descPortRx, descPortTx,
 		descCapRecv, descCapDrop, descCapIfDrop, descCapturedRx, descCapturedTx, descUnattribRx, descUnattribTx,
+		descSockEvRecv, descSockEvLost, descSockOwners,
 		descAlerts, descFiring, descFiringTrunc, descBuild, descSourceUp, descLastIval} {
 		ch <- d
 	}
@@ -150,6 +154,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(ch, descUnattribRx, s.Unattrib.RxBytes)
 	counter(ch, descUnattribTx, s.Unattrib.TxBytes)
+	if e := s.SockEvents; e != nil {
+		counter(ch, descSockEvRecv, e.Received)
+		counter(ch, descSockEvLost, e.Lost)
+		gauge(ch, descSockOwners, float64(e.Owners))
+	}
 	for _, a := range s.Alerts {
 		gauge(ch, descAlerts, float64(a.Count), a.Rule, a.Severity, a.State)
 	}

@@ -89,6 +89,8 @@ type Snapshot struct {
 	FiringTrunc int // firing keys left out (Options.MaxAlertKeys)
 
 	Sources []SourceUp
+
+	SockEvents *sampler.SockEventStats // with process_source sock_events, else nil
 }
 
 // IfaceTotals are one interface's counters over the session.
@@ -176,6 +178,10 @@ func (e *Exporter) Observe(st *monitor.State, alerts []detect.Alert) {
 			e.staleIntervals++
 		}
 		captureUp = ci.Err == nil && ci.Batches > 0 && e.staleIntervals < 3
+	}
+	if status := st.Status(); status.ProcessSource == sampler.ProcessFromSockEvents {
+		ev := status.SockEvents
+		s.SockEvents = &ev
 	}
 	s.Alerts, s.Firing, s.FiringTrunc = alertSeries(alerts, e.opts.MaxAlertKeys)
 	s.Sources = e.sources(true, st.Errors(), captureUp)
