@@ -107,19 +107,37 @@ func atoiEnv(name string) int {
 	return n
 }
 
-// helperUDPSend sends n datagrams of size bytes to addr from one connected socket, one every
-// gap, and prints its local port first.
-func helperUDPSend(addr string, n, size int, gap time.Duration) int {
-	c, err := net.Dial("udp4", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper:", err)
-		return 1
+// helperUDPSend sends n datagrams of size bytes to addr from one connected socket (with
+// unconnected, an unconnected one: sendto, as a DNS client does), one every gap, and prints its
+// local port first.
+func helperUDPSend(addr string, n, size int, gap time.Duration, unconnected bool) int {
+	var c net.Conn
+	var write func([]byte) (int, error)
+	if unconnected {
+		to, err := net.ResolveUDPAddr("udp4", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		pc, err := net.ListenUDP("udp4", &net.UDPAddr{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		c, write = pc, func(b []byte) (int, error) { return pc.WriteToUDP(b, to) }
+	} else {
+		dc, err := net.Dial("udp4", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		c, write = dc, dc.Write
 	}
 	defer c.Close()
 	fmt.Println(c.LocalAddr().(*net.UDPAddr).Port)
 	buf := make([]byte, size)
 	for i := 0; i < n; i++ {
-		if _, err := c.Write(buf); err != nil {
+		if _, err := write(buf); err != nil {
 			fmt.Fprintln(os.Stderr, "helper: write:", err)
 			return 1
 		}
@@ -150,7 +168,8 @@ func runAttribHelper(role string) (int, bool) {
 	switch role {
 	case "udpsend":
 		gap, _ := time.ParseDuration(os.Getenv("WIRETOP_TEST_GAP"))
-		return helperUDPSend(addr, atoiEnv("WIRETOP_TEST_N"), atoiEnv("WIRETOP_TEST_SIZE"), gap), true
+		return helperUDPSend(addr, atoiEnv("WIRETOP_TEST_N"), atoiEnv("WIRETOP_TEST_SIZE"), gap,
+			os.Getenv("WIRETOP_TEST_UNCONNECTED") != ""), true
 	case "udpsink":
 		return helperUDPSink(addr), true
 	case "shortconns":
@@ -226,8 +245,14 @@ func startTcpdump(t *testing.T, iface string) *tcpdumpRun {
 // udpPort is how the maps of tcpdumpRun.stop key a UDP port (TCP ports are themselves).
 func udpPort(p int) int { return p + 1<<16 }
 
+// connKey is how the maps of tcpdumpRun.stop key a connection: its port on the side's end and
+// the peer's (UDP ports as udpPort). The local port alone is not enough: the kernel gives one
+// ephemeral port to two connections to different peer ports (a helper's connection and a curl
+// run once shared one, and tcpdump's bytes of both were counted twice).
+func connKey(local, remote int) int { return local | remote<<18 }
+
 // stop ends tcpdump and returns the bytes on the wire of each TCP connection and UDP socket by
-// its port on sideIP's side (UDP ports as udpPort), as tshark counts them (frame.len: the wire
+// connKey of its ports (sideIP's first), as tshark counts them (frame.len: the wire
 // length, as wiretop counts), and the packets tcpdump's kernel buffer dropped.
 func (r *tcpdumpRun) stop(t *testing.T, sideIP string) (byPort map[int]uint64, dropped int) {
 	t.Helper()
@@ -257,9 +282,9 @@ func (r *tcpdumpRun) stop(t *testing.T, sideIP string) (byPort map[int]uint64, d
 		}
 		n, _ := strconv.ParseUint(f[5], 10, 64)
 		if f[0] == sideIP {
-			byPort[sp] += n
+			byPort[connKey(sp, dp)] += n
 		} else {
-			byPort[dp] += n
+			byPort[connKey(dp, sp)] += n
 		}
 	}
 	return byPort, dropped
@@ -278,10 +303,11 @@ func regexpDropped(s string) int {
 	return -1
 }
 
-func sumPorts(byPort map[int]uint64, ps []int) uint64 {
+// sumPorts sums the bytes of the connections from the ports ps to the peer port remote.
+func sumPorts(byPort map[int]uint64, remote int, ps []int) uint64 {
 	var n uint64
 	for _, p := range ps {
-		n += byPort[p]
+		n += byPort[connKey(p, remote)]
 	}
 	return n
 }
@@ -295,6 +321,8 @@ type attribLab struct {
 	curlPorts  []int
 	longPID    int
 	longPort   []int
+	udpPID     int // an unconnected UDP sender that lives about 1.5 s
+	udpPort    int
 	summary    record
 	samples    []record
 	truth      map[int]uint64
@@ -323,6 +351,12 @@ func runAttribLab(t *testing.T, subnet int, o attribOpts, args ...string) *attri
 	l.serve(t, sinkPort, "env", "WIRETOP_TEST_HELPER=sink", fmt.Sprintf("WIRETOP_TEST_ADDR=%s:%d", l.nsIP, sinkPort), self)
 	l.serve(t, curlPort, "env", "WIRETOP_TEST_HELPER=http", fmt.Sprintf("WIRETOP_TEST_ADDR=%s:%d", l.nsIP, curlPort),
 		fmt.Sprintf("WIRETOP_TEST_SIZE=%d", curlSize), self)
+
+	udpSink := l.cmd("env", "WIRETOP_TEST_HELPER=udpsink", fmt.Sprintf("WIRETOP_TEST_ADDR=%s:%d", l.nsIP, sinkPort), self)
+	if err := udpSink.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = udpSink.Process.Kill(); _ = udpSink.Wait() })
 
 	dump := startTcpdump(t, l.hostIf)
 	var w *wtRun
@@ -394,6 +428,25 @@ func runAttribLab(t *testing.T, subnet int, o attribOpts, args ...string) *attri
 			t.Fatalf("curl run %d: %v", i, err)
 		}
 		a.curlPorts = append(a.curlPorts, ports(t, out.Bytes())...)
+	}
+	// a UDP sender without connect (sendto each datagram), as a DNS client: 300 datagrams of
+	// 1,000 bytes in about 1.5 s, then it exits
+	u := exec.Command(self)
+	u.Env = append(os.Environ(), "WIRETOP_TEST_HELPER=udpsend", fmt.Sprintf("WIRETOP_TEST_ADDR=%s:%d", l.nsIP, sinkPort),
+		"WIRETOP_TEST_N=300", "WIRETOP_TEST_SIZE=1000", "WIRETOP_TEST_GAP=5ms", "WIRETOP_TEST_UNCONNECTED=1")
+	var uout bytes.Buffer
+	u.Stdout, u.Stderr = &uout, os.Stderr
+	if err := u.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a.udpPID = u.Process.Pid
+	if err := u.Wait(); err != nil {
+		t.Fatalf("UDP sender: %v", err)
+	}
+	if up := ports(t, uout.Bytes()); len(up) == 1 {
+		a.udpPort = up[0]
+	} else {
+		t.Fatalf("UDP sender printed ports %v", up)
 	}
 	if long {
 		if err := longCmd.Wait(); err != nil {
@@ -480,20 +533,27 @@ func TestLabShortConnectionsAttributed(t *testing.T) {
 	} else if lost := num(t, ev, "lost"); lost != 0 {
 		t.Errorf("status.sock_events.lost %d at %d connections in a few seconds", lost, shortConns+curlRuns)
 	}
-	helperTruth := sumPorts(a.truth, a.helperPort)
-	curlTruth := sumPorts(a.truth, a.curlPorts)
+	helperTruth := sumPorts(a.truth, sinkPort, a.helperPort)
+	curlTruth := sumPorts(a.truth, curlPort, a.curlPorts)
 	if helperTruth < shortConns*shortConnSize || curlTruth < curlRuns*curlSize {
 		t.Fatalf("tcpdump saw %d bytes of the helper's connections and %d of curl's: the load did not run", helperTruth, curlTruth)
 	}
+	udpTruth := sumPorts(a.truth, udpPort(sinkPort), []int{udpPort(a.udpPort)})
+	if udpTruth < 300*1000 {
+		t.Fatalf("tcpdump saw %d bytes of the UDP sender's datagrams: the load did not run", udpTruth)
+	}
 	hb, _, _ := a.procBytes(t, a.helperPID, "")
+	ub, _, _ := a.procBytes(t, a.udpPID, "")
 	_, cb, cpids := a.procBytes(t, 0, "curl")
 	t.Logf("helper pid %d: wiretop %d bytes, tcpdump %d (%.2f%%)", a.helperPID, hb, helperTruth, 100*share(hb, helperTruth))
+	t.Logf("unconnected UDP sender pid %d: wiretop %d bytes, tcpdump %d (%.2f%%)", a.udpPID, ub, udpTruth, 100*share(ub, udpTruth))
 	t.Logf("curl (%d pids in the summary of %d runs): wiretop %d bytes, tcpdump %d (%.2f%%)", cpids, curlRuns, cb, curlTruth, 100*share(cb, curlTruth))
 	t.Logf("unattributed %v; sock_events %v", a.summary["unattributed"], ev)
 	for _, c := range []struct {
 		who       string
 		got, want uint64
-	}{{fmt.Sprintf("helper pid %d", a.helperPID), hb, helperTruth}, {"curl", cb, curlTruth}} {
+	}{{fmt.Sprintf("helper pid %d", a.helperPID), hb, helperTruth}, {"curl", cb, curlTruth},
+		{fmt.Sprintf("UDP sender pid %d", a.udpPID), ub, udpTruth}} {
 		if s := share(c.got, c.want); s < 0.99 || s > 1.01 {
 			t.Errorf("%s: wiretop %d bytes, tcpdump %d: %.2f%% (want 99%% to 101%%)", c.who, c.got, c.want, 100*s)
 		}
@@ -525,7 +585,7 @@ func TestLabShortConnectionsWithoutBPF(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(st["notes"]), "no socket events") {
 		t.Errorf("status.notes do not say why there are no socket events: %v", st["notes"])
 	}
-	longTruth := sumPorts(a.truth, a.longPort)
+	longTruth := sumPorts(a.truth, sinkPort, a.longPort)
 	if longTruth < 4_000_000 {
 		t.Fatalf("tcpdump saw %d bytes of the long connection: it did not run", longTruth)
 	}
@@ -534,10 +594,10 @@ func TestLabShortConnectionsWithoutBPF(t *testing.T) {
 	if s := share(lb, longTruth); s < 0.99 || s > 1.01 {
 		t.Errorf("long connection: wiretop %d bytes, tcpdump %d: %.2f%% (want 99%% to 101%%)", lb, longTruth, 100*s)
 	}
-	helperTruth := sumPorts(a.truth, a.helperPort)
+	helperTruth := sumPorts(a.truth, sinkPort, a.helperPort)
 	hb, _, _ := a.procBytes(t, a.helperPID, "")
 	_, cb, _ := a.procBytes(t, 0, "curl")
-	curlTruth := sumPorts(a.truth, a.curlPorts)
+	curlTruth := sumPorts(a.truth, curlPort, a.curlPorts)
 	t.Logf("without socket events: helper %.2f%% of %d bytes, curl %.2f%% of %d bytes",
 		100*share(hb, helperTruth), helperTruth, 100*share(cb, curlTruth), curlTruth)
 	if s := share(hb, helperTruth); s > 0.5 {
@@ -590,8 +650,8 @@ func TestLabShortConnectionsNethogs(t *testing.T) {
 	requireRoot(t)
 	a := runAttribLab(t, 175, attribOpts{nethogs: true})
 	byPID, byName, unknown := nethogsTotals(a.nethogs)
-	helperTruth := sumPorts(a.truth, a.helperPort)
-	curlTruth := sumPorts(a.truth, a.curlPorts)
+	helperTruth := sumPorts(a.truth, sinkPort, a.helperPort)
+	curlTruth := sumPorts(a.truth, curlPort, a.curlPorts)
 	hb, cb := byPID[a.helperPID], byName["curl"]
 	t.Logf("nethogs: helper pid %d %.0f bytes of %d (%.2f%%), curl %.0f of %d (%.2f%%), unknown TCP %.0f",
 		a.helperPID, hb, helperTruth, 100*hb/float64(helperTruth), cb, curlTruth, 100*cb/float64(curlTruth), unknown)
@@ -725,9 +785,9 @@ func TestLabNetnsContainerAttributed(t *testing.T) {
 		procs[int(p["pid"].(float64))] = p
 	}
 	nsB := nsInode(t, b.ns)
-	tcpTruth := sumPorts(truth, ports(t, tout.Bytes()))
+	tcpTruth := sumPorts(truth, sinkPort, ports(t, tout.Bytes()))
 	up := ports(t, uout.Bytes())
-	udpTruth := sumPorts(truth, []int{udpPort(up[0])})
+	udpTruth := sumPorts(truth, udpPort(sinkPort), []int{udpPort(up[0])})
 	if tcpTruth < shortConns*shortConnSize || udpTruth < 400*1000 {
 		t.Fatalf("tcpdump saw %d bytes of the TCP client and %d of the UDP sender: the load did not cross the capture", tcpTruth, udpTruth)
 	}
