@@ -1,0 +1,421 @@
+//go:build linux
+
+package capture
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// flowAcctObj is the compiled tc program (bpf/flowacct.bpf.c, built by scripts/gen-bpf.sh).
+//
+//go:embed bpf/flowacct.o
+var flowAcctObj []byte
+
+// kkey is struct fkey of flowacct.bpf.c: a flow as its packets travel.
+type kkey struct {
+	Src, Dst     [16]byte
+	Sport, Dport uint16
+	Proto, Is4   uint8
+	_            [2]byte
+}
+
+// kval is struct fval: one flow's counters on one CPU since the entry was created.
+type kval struct {
+	Bytes, Packets uint64
+	First, Last    uint64 // CLOCK_MONOTONIC nanoseconds
+	Fgen           [2]uint32
+	Iflags         [2]uint8
+	Hs             uint16
+	_              [4]byte
+}
+
+// ktotals is struct totals: every packet the program saw, on one CPU.
+type ktotals struct {
+	Packets, Bytes           uint64
+	OtherPackets, OtherBytes uint64
+}
+
+// kctl is struct ctl.
+type kctl struct {
+	Gen uint32
+	_   uint32
+}
+
+// kacctBatch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
+const kacctBatch = 1024
+
+// kraw is what user space keeps about one entry of the kernel's flow map: the counters as
+// of the last read, from which the interval's deltas are taken.
+type kraw struct {
+	f              *kflow
+	tx             bool // the key's source is the flow's Local endpoint
+	bytes, packets uint64
+	hs             uint16
+	last           int64  // monotonic ns
+	seen           uint64 // kacct.seq of the last read that found the entry
+}
+
+// kflow is one oriented flow (FlowKey) made of one or two kernel entries.
+type kflow struct {
+	key         FlowKey
+	dirs        int    // kraw entries that point here
+	hs          uint16 // handshake facts since the flow was first seen, ICMP marks included
+	first, last int64  // monotonic ns
+	ivl         uint64 // kacct.seq of the interval that has a delta for it at idx
+	idx         int
+}
+
+// kacct is the kernel's flow accounting on one interface: the program attached to its
+// ingress and egress (tcx links: detached when the descriptors close, also when the process
+// dies) and the user-space state that turns its cumulative counters into deltas.
+type kacct struct {
+	iface   string
+	prog    *ebpf.Program
+	flows   *ebpf.Map
+	unreach *ebpf.Map
+	totals  *ebpf.Map
+	ctl     *ebpf.Map
+	links   []link.Link
+	ncpu    int
+
+	gen  uint32 // the interval generation the program writes TCP flags for
+	seq  uint64 // reads so far
+	raw  map[kkey]*kraw
+	agg  map[FlowKey]*kflow
+	keys []kkey
+	vals []kval
+	tot  []ktotals
+	del  []kkey
+
+	prevOther Counter
+	stats     Stats
+
+	detachOnce, closeOnce sync.Once
+}
+
+// openKacct loads the program with a map for 2*flowCap entries (a flow's two directions
+// are two entries) and attaches it to iface: ingress and egress, or only ingress on a
+// loopback interface, where every packet passes both. Errors say why, for the status.
+func openKacct(iface string, flowCap int) (*kacct, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", iface, err)
+	}
+	k, err := loadKacct(flowCap)
+	if err != nil {
+		return nil, err
+	}
+	hooks := []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress}
+	if ifi.Flags&net.FlagLoopback != 0 {
+		hooks = hooks[:1]
+	}
+	for _, at := range hooks {
+		l, err := link.AttachTCX(link.TCXOptions{Interface: ifi.Index, Program: k.prog, Attach: at})
+		if err != nil {
+			k.close()
+			return nil, fmt.Errorf("attach flow program to %s (tcx): %w", iface, kacctPerm(err))
+		}
+		k.links = append(k.links, l)
+	}
+	k.iface = iface
+	return k, nil
+}
+
+// loadKacct loads the program and its maps, attached nowhere.
+func loadKacct(flowCap int) (*kacct, error) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(flowAcctObj))
+	if err != nil {
+		return nil, fmt.Errorf("flow program: %w", err)
+	}
+	if ms := spec.Maps["flows"]; ms != nil {
+		ms.MaxEntries = uint32(2 * flowCap)
+	}
+	var objs struct {
+		Prog    *ebpf.Program `ebpf:"flowacct"`
+		Flows   *ebpf.Map     `ebpf:"flows"`
+		Unreach *ebpf.Map     `ebpf:"unreach"`
+		Totals  *ebpf.Map     `ebpf:"totals"`
+		Ctl     *ebpf.Map     `ebpf:"ctl"`
+	}
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		return nil, fmt.Errorf("load flow program: %w", kacctPerm(err))
+	}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		ncpu = 1
+	}
+	k := &kacct{
+		prog: objs.Prog, flows: objs.Flows, unreach: objs.Unreach, totals: objs.Totals, ctl: objs.Ctl,
+		ncpu: ncpu,
+		raw:  make(map[kkey]*kraw), agg: make(map[FlowKey]*kflow),
+		keys: make([]kkey, kacctBatch), vals: make([]kval, kacctBatch*ncpu), tot: make([]ktotals, ncpu),
+	}
+	return k, nil
+}
+
+// kacctPerm makes a permission error say which capabilities the kernel path needs.
+func kacctPerm(err error) error {
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("needs CAP_BPF and CAP_NET_ADMIN: %w", err)
+	}
+	return err
+}
+
+// detach removes the program from the interface: the counters stop moving.
+func (k *kacct) detach() {
+	k.detachOnce.Do(func() {
+		for _, l := range k.links {
+			_ = l.Close()
+		}
+	})
+}
+
+// close detaches the program and releases the maps.
+func (k *kacct) close() {
+	k.detach()
+	k.closeOnce.Do(func() {
+		for _, c := range []interface{ Close() error }{k.prog, k.flows, k.unreach, k.totals, k.ctl} {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	})
+}
+
+// monoNow is CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns, in nanoseconds.
+func monoNow() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// read takes the interval's deltas out of the kernel's maps: every flow whose counters
+// grew since the last read (or that an ICMP port unreachable marked), the packets without
+// an IP flow, and the totals. Entries silent for longer than idle are deleted (both in the
+// kernel and here); entries the kernel's LRU evicted are forgotten.
+func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, other Counter, err error) {
+	k.seq++
+	g := k.gen
+	k.gen++
+	// From here on the program writes TCP flags into the other slot: the slot of g holds
+	// the interval's flags, whatever arrives while we read.
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen}, ebpf.UpdateAny); err != nil {
+		return nil, other, fmt.Errorf("flow program: %w", err)
+	}
+	mono := monoNow()
+	wallOff := time.Now().UnixNano() - mono
+	cutoff := mono - int64(idle)
+	slot := g & 1
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := k.flows.BatchLookup(&cursor, k.keys, k.vals, nil)
+		for i := range n {
+			k.entry(&k.keys[i], k.vals[i*k.ncpu:(i+1)*k.ncpu], slot, g, ls, cutoff, &flows)
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return nil, other, fmt.Errorf("flow program: read flows: %w", err)
+		}
+	}
+	k.markUnreachable(ls, &flows)
+	// Entries gone from the kernel's map (LRU eviction when full) and entries idle for too
+	// long (deleted below) leave the user-space state too.
+	k.del = k.del[:0]
+	for key, r := range k.raw {
+		if r.seen != k.seq {
+			k.forget(key, r)
+		} else if r.last < cutoff && (r.f.ivl != k.seq) {
+			k.del = append(k.del, key)
+			k.forget(key, r)
+		}
+	}
+	if len(k.del) > 0 {
+		if _, err := k.flows.BatchDelete(k.del, nil); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			for i := range k.del {
+				_ = k.flows.Delete(&k.del[i])
+			}
+		}
+	}
+	for i := range flows {
+		d := &flows[i]
+		d.First = time.Unix(0, d.First.UnixNano()+wallOff)
+		d.Last = time.Unix(0, d.Last.UnixNano()+wallOff)
+	}
+	if err := k.totals.Lookup(uint32(0), k.tot); err == nil {
+		var t ktotals
+		for _, c := range k.tot {
+			t.Packets += c.Packets
+			t.Bytes += c.Bytes
+			t.OtherPackets += c.OtherPackets
+			t.OtherBytes += c.OtherBytes
+		}
+		other = Counter{Packets: t.OtherPackets - k.prevOther.Packets, Bytes: t.OtherBytes - k.prevOther.Bytes}
+		k.prevOther = Counter{Packets: t.OtherPackets, Bytes: t.OtherBytes}
+		k.stats.Received = t.Packets
+	}
+	return flows, other, nil
+}
+
+// entry accounts one entry of the flow map (its per-CPU values in v) into flows.
+func (k *kacct) entry(key *kkey, v []kval, slot uint32, g uint32, ls *localSet, cutoff int64, flows *[]FlowDelta) {
+	var sum kval
+	var flags uint8
+	for i := range v {
+		c := &v[i]
+		sum.Bytes += c.Bytes
+		sum.Packets += c.Packets
+		if c.First != 0 && (sum.First == 0 || c.First < sum.First) {
+			sum.First = c.First
+		}
+		sum.Last = max(sum.Last, c.Last)
+		sum.Hs |= c.Hs
+		if c.Fgen[slot] == g {
+			flags |= c.Iflags[slot]
+		}
+	}
+	r := k.raw[*key]
+	if r == nil {
+		r = k.newRaw(key, ls)
+	}
+	r.seen = k.seq
+	if sum.Packets < r.packets || sum.Bytes < r.bytes {
+		// The kernel deleted and re-created the entry (LRU): count it afresh.
+		r.packets, r.bytes = 0, 0
+	}
+	dp, db := sum.Packets-r.packets, sum.Bytes-r.bytes
+	r.packets, r.bytes, r.last = sum.Packets, sum.Bytes, int64(sum.Last)
+	hs := sum.Hs
+	if r.tx {
+		hs <<= 1
+	}
+	f := r.f
+	f.hs |= hs
+	if int64(sum.First) < f.first || f.first == 0 {
+		f.first = int64(sum.First)
+	}
+	f.last = max(f.last, int64(sum.Last))
+	if dp == 0 && flags == 0 {
+		return
+	}
+	d := k.delta(f, flows)
+	if r.tx {
+		d.TxPackets += dp
+		d.TxBytes += db
+	} else {
+		d.RxPackets += dp
+		d.RxBytes += db
+	}
+	d.Flags |= flags
+	d.Handshake = f.hs
+	d.First, d.Last = time.Unix(0, f.first), time.Unix(0, f.last)
+}
+
+// delta returns f's delta in flows, appending it for the first entry of the interval.
+func (k *kacct) delta(f *kflow, flows *[]FlowDelta) *FlowDelta {
+	if f.ivl != k.seq || f.idx >= len(*flows) {
+		f.ivl, f.idx = k.seq, len(*flows)
+		*flows = append(*flows, FlowDelta{Key: f.key})
+	}
+	return &(*flows)[f.idx]
+}
+
+// newRaw orients a new kernel entry and joins it to its flow.
+func (k *kacct) newRaw(key *kkey, ls *localSet) *kraw {
+	src, dst := key.addrs()
+	var fk FlowKey
+	tx := orient(ls, key.Proto, src, key.Sport, dst, key.Dport, &fk)
+	f := k.agg[fk]
+	if f == nil {
+		f = &kflow{key: fk}
+		k.agg[fk] = f
+	}
+	f.dirs++
+	r := &kraw{f: f, tx: tx}
+	k.raw[*key] = r
+	return r
+}
+
+// forget drops a kernel entry from the user-space state.
+func (k *kacct) forget(key kkey, r *kraw) {
+	delete(k.raw, key)
+	if r.f.dirs--; r.f.dirs <= 0 {
+		delete(k.agg, r.f.key)
+	}
+}
+
+// addrs returns the key's source and destination addresses.
+func (key *kkey) addrs() (src, dst netip.Addr) {
+	src, dst = netip.AddrFrom16(key.Src), netip.AddrFrom16(key.Dst)
+	if key.Is4 != 0 {
+		src, dst = src.Unmap(), dst.Unmap()
+	}
+	return src, dst
+}
+
+// markUnreachable reads (and deletes) the ICMP port unreachable messages the program saw and
+// marks the flows they quote, as loop.unreachable does: a flow that is not known is not
+// created.
+func (k *kacct) markUnreachable(ls *localSet, flows *[]FlowDelta) {
+	var (
+		key  kkey
+		cnt  uint64
+		keys []kkey
+	)
+	it := k.unreach.Iterate()
+	for it.Next(&key, &cnt) {
+		keys = append(keys, key)
+	}
+	for i := range keys {
+		if err := k.unreach.LookupAndDelete(&keys[i], &cnt); err != nil {
+			continue
+		}
+		src, dst := keys[i].addrs()
+		var fk FlowKey
+		probeTx := orient(ls, keys[i].Proto, src, keys[i].Sport, dst, keys[i].Dport, &fk)
+		f := k.agg[fk]
+		if f == nil {
+			continue
+		}
+		bit := HsUnreachOut
+		if probeTx {
+			bit = HsUnreachIn
+		}
+		f.hs |= bit
+		d := k.delta(f, flows)
+		d.Handshake = f.hs
+		d.First, d.Last = time.Unix(0, f.first), time.Unix(0, f.last)
+	}
+}
+
+// kacctLinkOK says whether the program can decode iface's packets: it reads an Ethernet
+// header, which Ethernet interfaces (ARPHRD_ETHER, veth, bridges, VLAN devices) and lo
+// (ARPHRD_LOOPBACK) have; tunnels and "any" do not.
+func kacctLinkOK(iface string) error {
+	if iface == "any" {
+		return errors.New(`"any" is not one interface`)
+	}
+	b, err := os.ReadFile("/sys/class/net/" + iface + "/type")
+	if err != nil {
+		return err
+	}
+	switch t := string(bytes.TrimSpace(b)); t {
+	case "1", "772":
+		return nil
+	default:
+		return fmt.Errorf("link type %s is not Ethernet", t)
+	}
+}
