@@ -51,6 +51,14 @@ func (c *Config) captureOptions() capture.Options {
 		Speed:        c.speed,
 		BufferSize:   c.BufferKiB << 10,
 		FlowCap:      c.MaxFlows,
+		// Only the TUI asks for packets after start-up (its packets pane, w, the filter).
+		NoLatePackets: c.Headless,
+	}
+	switch c.Accounting {
+	case "ebpf":
+		o.Accounting = capture.AccountKernel
+	case "libpcap":
+		o.Accounting = capture.AccountLibpcap
 	}
 	if c.ReplayFile != "" {
 		o.ReplayFile = c.ReplayFile
@@ -73,6 +81,9 @@ func openSources(cfg Config) (*sources, error) {
 		switch {
 		case err == nil:
 			s.cap = c
+			if n := c.AccountingNote(); n != "" {
+				s.notes = append(s.notes, n)
+			}
 		case errors.Is(err, capture.ErrPermission) && !cfg.explicitCapture():
 			s.off = "needs CAP_NET_RAW: run as root or setcap cap_net_raw,cap_net_admin=eip"
 			s.notes = append(s.notes, "capture off: needs CAP_NET_RAW (run as root, or setcap cap_net_raw,cap_net_admin=eip on the binary): processes from tcp_info")
@@ -101,6 +112,7 @@ func (s *sources) newState() *monitor.State {
 	st := monitor.New(o)
 	if s.cap != nil {
 		st.SetCaptureInfo(s.cap.BaseFilter(), s.cap.PacketFilter())
+		st.SetCaptureSource(s.cap.AccountingSource())
 	}
 	return st
 }

@@ -127,11 +127,12 @@ type KernelTCPRecord struct {
 
 // StatusRecord says what wiretop could see, so a reader of the JSON knows what a zero means.
 type StatusRecord struct {
-	Capture       bool     `json:"capture"`        // packets are captured
-	SocketSource  string   `json:"socket_source"`  // "bpf_iter", "sock_diag", "proc", or "none" in a replay
-	ProcessSource string   `json:"process_source"` // "tcp_info", "pcap" or "none"
-	ProcessScope  string   `json:"process_scope"`  // "all", "partial" (root, some processes unreadable), "own-uid", or "none" in a replay
-	DestroyEvents bool     `json:"destroy_events"` // socket-destroy events complete closed sockets' counts
+	Capture       bool     `json:"capture"`                  // packets are captured
+	CaptureSource string   `json:"capture_source,omitempty"` // where flows are counted: "ebpf", "libpcap" or "file"; absent without capture
+	SocketSource  string   `json:"socket_source"`            // "bpf_iter", "sock_diag", "proc", or "none" in a replay
+	ProcessSource string   `json:"process_source"`           // "tcp_info", "pcap" or "none"
+	ProcessScope  string   `json:"process_scope"`            // "all", "partial" (root, some processes unreadable), "own-uid", or "none" in a replay
+	DestroyEvents bool     `json:"destroy_events"`           // socket-destroy events complete closed sockets' counts
 	Notes         []string `json:"notes,omitempty"`
 	Errors        []string `json:"errors,omitempty"`
 }
@@ -167,6 +168,9 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 		ProcessScope:  s.ProcessScope,
 		DestroyEvents: s.DestroyEvents,
 		Notes:         append(append([]string(nil), s.Notes...), extra...),
+	}
+	if capture || st.opts.Replay {
+		r.CaptureSource = st.cap.Source
 	}
 	switch {
 	case st.opts.Replay:
