@@ -108,6 +108,22 @@ ip -n "$NS" addr add 198.18.182.2/24 dev "$PEER"
 ip -n "$NS" link set "$PEER" up
 HMAC=$(cat "/sys/class/net/$VETH/address")
 
+# kernel_seconds NAME: the CPU seconds spent in the capture's kernel hook on the packets'
+# path during NAME's flood, from perf's samples: the inclusive time (callees counted) of
+# tpacket_rcv (libpcap's packet socket: the copy into the ring, the timestamp, the wakeup)
+# or of the flow program (bpf_prog_*_flowacct), in the sender's and ksoftirqd's context.
+PERF=""
+PERF_HZ=999
+command -v perf >/dev/null && perf record -q -a -F "$PERF_HZ" -o /dev/null -- true 2>/dev/null && PERF=perf
+kernel_seconds() {
+	local f="$WORK/$1.perf" total pct
+	[ -n "$PERF" ] && [ -f "$f" ] || { echo 0; return; }
+	total=$(perf report -i "$f" -n --stdio --sort comm -g none 2>/dev/null | awk '/%/ { s += $3 } END { print s + 0 }')
+	pct=$(perf report -i "$f" --children --stdio --sort symbol -g none --comms udpflood,ksoftirqd/0,ksoftirqd/1,ksoftirqd/2,ksoftirqd/3 2>/dev/null |
+		awk '$4 ~ /^(tpacket_rcv|packet_rcv|bpf_prog_[0-9a-f]+_flowacct)$/ { gsub("%", "", $1); s += $1 } END { print s + 0 }')
+	awk -v t="$total" -v p="$pct" -v hz="$PERF_HZ" 'BEGIN { print p / 100 * t / hz }'
+}
+
 # measure NAME RATE CMD...: starts CMD (unless NAME is none), floods, stops it; prints
 # "NAME sent proc_jiffies machine_jiffies seen dropped hwm_kB source path_seconds", where
 # path_seconds is the CPU of the sender (the softirq work in its context included) and of
@@ -126,7 +142,9 @@ measure() {
 	[ -n "$pid" ] && p0=$(cpu "$pid")
 	m0=$(machine)
 	k0=$(softirqd)
-	gen=$(ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src 198.18.182.2 -dst 198.18.182.250 -dmac "$HMAC" -rate "$rate" -t "$SECONDS_RUN")
+	local perf=()
+	[ "$name" != none ] && [ -n "$PERF" ] && perf=(perf record -q -a -g -F "$PERF_HZ" -o "$WORK/$name.perf" --)
+	gen=$("${perf[@]}" ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src 198.18.182.2 -dst 198.18.182.250 -dmac "$HMAC" -rate "$rate" -t "$SECONDS_RUN")
 	m1=$(machine)
 	k1=$(softirqd)
 	sent=$(awk '{print $1}' <<<"$gen")
@@ -153,38 +171,74 @@ measure() {
 		src=libpcap
 		;;
 	esac
-	echo "$name $sent $((p1 - p0)) $((m1 - m0)) $seen $dropped $mem $src $path"
+	echo "$name $sent $((p1 - p0)) $((m1 - m0)) $seen $dropped $mem $src $path $(kernel_seconds "$name")"
 }
+
+# progstats: "run_time_ns run_cnt" of the flow program, while kernel.bpf_stats_enabled is on
+progstats() { bpftool prog show name flowacct --json 2>/dev/null | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"' | head -1; }
 
 echo "== $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); 60-byte UDP frames over a veth for $SECONDS_RUN s, $RUNS runs per rate"
 WT=("$WORK/wiretop" --headless --db '' -i "$VETH" --interval 1s --top 20)
 for rate in "${RATES[@]}"; do
 	label=$rate
 	[ "$rate" = 0 ] && label=max
+	: >"$WORK/rows"
 	for run in $(seq "$RUNS"); do
+		# the baseline before and after the monitors, averaged: the machine drifts
 		{
 			measure none "$rate"
 			measure ebpf "$rate" "${WT[@]}"
 			measure libpcap "$rate" "${WT[@]}" --flows libpcap
 			measure tcpdump "$rate" tcpdump -i "$VETH" -n -s 128 -w /dev/null
+			measure none "$rate"
 		} >"$WORK/run"
-		cat "$WORK/run" >>"$WORK/all"
-		awk -v hz="$hz" -v rate="$label" -v run="$run" -v secs="$SECONDS_RUN" '
-			{ name[NR] = $1; sent[NR] = $2; p[NR] = $3; m[NR] = $4; seen[NR] = $5; drop[NR] = $6; mem[NR] = $7; src[NR] = $8; path[NR] = $9 }
+		awk -v hz="$hz" -v rate="$label" -v run="$run" -v secs="$SECONDS_RUN" -v rows="$WORK/rows" '
+			{ name[NR] = $1; sent[NR] = $2; p[NR] = $3; m[NR] = $4; seen[NR] = $5; drop[NR] = $6; mem[NR] = $7; src[NR] = $8; path[NR] = $9; kern[NR] = $10 }
 			END {
-				base = m[1] / hz / (sent[1] / 1e6)
-				pbase = path[1] / (sent[1] / 1e6)
-				printf "rate %s run %d: no monitor: %.0f pkt/s, sender+softirq %.3f s/Mpkt, machine %.3f s/Mpkt\n", rate, run, sent[1] / secs, pbase, base
-				for (i = 2; i <= NR; i++) {
+				base = (m[1] / hz / (sent[1] / 1e6) + m[NR] / hz / (sent[NR] / 1e6)) / 2
+				pbase = (path[1] / (sent[1] / 1e6) + path[NR] / (sent[NR] / 1e6)) / 2
+				printf "rate %s run %d: no monitor: %.0f, %.0f pkt/s; sender+softirq %.3f s/Mpkt; machine %.3f s/Mpkt\n", rate, run, sent[1] / secs, sent[NR] / secs, pbase, base
+				for (i = 2; i < NR; i++) {
 					mp = sent[i] / 1e6
 					proc[i] = p[i] / hz / mp
-					sys[i] = proc[i] + path[i] / mp - pbase
+					kr[i] = kern[i] / mp
+					sys[i] = proc[i] + kr[i]
 					mach[i] = m[i] / hz / mp - base
 				}
-				td = NR
-				for (i = 2; i <= NR; i++)
-					printf "  %-8s %7.0f pkt/s  process %.3f s/Mpkt (%.2fx)  system %.3f s/Mpkt (%.2fx)  machine %.3f s/Mpkt  seen %.2f%%  dropped %s  RSS %.1f MB  %s\n",
-						name[i], sent[i] / secs, proc[i], proc[i] / proc[td], sys[i], sys[i] / sys[td], mach[i], 100 * seen[i] / sent[i], drop[i], mem[i] / 1024, src[i]
+				td = NR - 1
+				for (i = 2; i < NR; i++) {
+					printf "  %-8s %7.0f pkt/s  process %.3f s/Mpkt (%.2fx)  kernel hook %.3f  process+hook %.3f s/Mpkt (%.2fx)  sender+softirq %+.3f  machine %+.3f  seen %.2f%%  dropped %s  RSS %.1f MB  %s\n",
+						name[i], sent[i] / secs, proc[i], proc[i] / proc[td], kr[i], sys[i], sys[i] / sys[td], path[i] / mp - pbase, mach[i], 100 * seen[i] / sent[i], drop[i], mem[i] / 1024, src[i]
+					printf "%s %f %f %f %f %f %f %s %s %f %f %f\n", name[i], proc[i], proc[i] / proc[td], sys[i], sys[i] / sys[td], 100 * seen[i] / sent[i], mem[i] / 1024, drop[i], sent[i] / secs, kr[i], path[i] / mp - pbase, mach[i] >> rows
+				}
 			}' "$WORK/run"
 	done
+	echo "rate $label: medians of $RUNS runs (ratios: to tcpdump in the same run)"
+	for name in ebpf libpcap tcpdump; do
+		awk -v n="$name" '$1 == n' "$WORK/rows" | sort -k1 >"$WORK/r.$name"
+		med() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+		printf "  %-8s %7.0f pkt/s  process %.3f s/Mpkt (%.2fx)  kernel hook %.3f  process+hook %.3f s/Mpkt (%.2fx)  sender+softirq %+.3f  machine %+.3f  seen %.2f%% (min)  dropped %d (max)  RSS %.1f MB (max)\n" "$name" \
+			"$(awk '{print $9}' "$WORK/r.$name" | med)" \
+			"$(awk '{print $2}' "$WORK/r.$name" | med)" "$(awk '{print $3}' "$WORK/r.$name" | med)" \
+			"$(awk '{print $10}' "$WORK/r.$name" | med)" \
+			"$(awk '{print $4}' "$WORK/r.$name" | med)" "$(awk '{print $5}' "$WORK/r.$name" | med)" \
+			"$(awk '{print $11}' "$WORK/r.$name" | med)" "$(awk '{print $12}' "$WORK/r.$name" | med)" \
+			"$(awk '{print $6}' "$WORK/r.$name" | sort -g | head -1)" "$(awk '{print $8}' "$WORK/r.$name" | sort -g | tail -1)" \
+			"$(awk '{print $7}' "$WORK/r.$name" | sort -g | tail -1)"
+	done
+	# The program's own cost where it runs, from the kernel's BPF statistics (which cost two
+	# clock reads per run themselves: a run of its own, not one of the above).
+	if command -v bpftool >/dev/null; then
+		old=$(sysctl -n kernel.bpf_stats_enabled)
+		sysctl -qw kernel.bpf_stats_enabled=1
+		"${WT[@]}" >/dev/null 2>&1 &
+		w=$!
+		sleep 2.5
+		read -r t0 c0 < <(progstats)
+		ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src 198.18.182.2 -dst 198.18.182.250 -dmac "$HMAC" -rate "$rate" -t "$SECONDS_RUN" >/dev/null
+		read -r t1 c1 < <(progstats)
+		kill -INT "$w"; wait "$w" || true
+		sysctl -qw kernel.bpf_stats_enabled="$old"
+		awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN { if (c > 0) printf "  the tc program itself (kernel.bpf_stats_enabled): %.0f ns per packet over %d packets = %.3f s/Mpkt\n", t / c, c, t / c / 1000 }'
+	fi
 done
