@@ -100,6 +100,7 @@ type kacct struct {
 	del  []kkey
 
 	prevOther Counter
+	emitted   Counter // packets and bytes of the flows' deltas and of overflow, since the start
 	stats     Stats
 
 	detachOnce, closeOnce sync.Once
@@ -204,15 +205,33 @@ func monoNow() int64 {
 // read takes the interval's deltas out of the kernel's maps: every flow whose counters
 // grew since the last read (or that an ICMP port unreachable marked), the packets without
 // an IP flow, and the totals. Entries silent for longer than idle are deleted (both in the
-// kernel and here); entries the kernel's LRU evicted are forgotten.
-func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, other Counter, err error) {
+// kernel and here); entries the kernel's LRU evicted are forgotten. The packets the program
+// counted that no flow's delta holds (those an entry had when the LRU evicted it to make
+// room, when the table is full) are in overflow, as towards Local (rx): totals add up, as
+// with the libpcap path, though the kernel cannot say the direction.
+func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, overflow FlowDelta, other Counter, err error) {
+	// The totals first: whatever arrives while the flows are read is in the flows and
+	// not yet in the totals, so that overflow is never counted ahead.
+	var t ktotals
+	if err := k.totals.Lookup(uint32(0), k.tot); err != nil {
+		return nil, overflow, other, fmt.Errorf("flow program: read totals: %w", err)
+	}
+	for _, c := range k.tot {
+		t.Packets += c.Packets
+		t.Bytes += c.Bytes
+		t.OtherPackets += c.OtherPackets
+		t.OtherBytes += c.OtherBytes
+	}
+	other = Counter{Packets: t.OtherPackets - k.prevOther.Packets, Bytes: t.OtherBytes - k.prevOther.Bytes}
+	k.prevOther = Counter{Packets: t.OtherPackets, Bytes: t.OtherBytes}
+	k.stats.Received = t.Packets
 	k.seq++
 	g := k.gen
 	k.gen++
 	// From here on the program writes TCP flags into the other slot: the slot of g holds
 	// the interval's flags, whatever arrives while we read.
 	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen}, ebpf.UpdateAny); err != nil {
-		return nil, other, fmt.Errorf("flow program: %w", err)
+		return nil, overflow, other, fmt.Errorf("flow program: %w", err)
 	}
 	mono := monoNow()
 	wallOff := time.Now().UnixNano() - mono
@@ -228,7 +247,7 @@ func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, other
 			break
 		}
 		if err != nil {
-			return nil, other, fmt.Errorf("flow program: read flows: %w", err)
+			return nil, overflow, other, fmt.Errorf("flow program: read flows: %w", err)
 		}
 	}
 	k.markUnreachable(ls, &flows)
@@ -254,20 +273,19 @@ func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, other
 		d := &flows[i]
 		d.First = time.Unix(0, d.First.UnixNano()+wallOff)
 		d.Last = time.Unix(0, d.Last.UnixNano()+wallOff)
+		k.emitted.Packets += d.Packets()
+		k.emitted.Bytes += d.Bytes()
 	}
-	if err := k.totals.Lookup(uint32(0), k.tot); err == nil {
-		var t ktotals
-		for _, c := range k.tot {
-			t.Packets += c.Packets
-			t.Bytes += c.Bytes
-			t.OtherPackets += c.OtherPackets
-			t.OtherBytes += c.OtherBytes
-		}
-		other = Counter{Packets: t.OtherPackets - k.prevOther.Packets, Bytes: t.OtherBytes - k.prevOther.Bytes}
-		k.prevOther = Counter{Packets: t.OtherPackets, Bytes: t.OtherBytes}
-		k.stats.Received = t.Packets
+	ipP, ipB := t.Packets-t.OtherPackets, t.Bytes-t.OtherBytes
+	if ipP > k.emitted.Packets {
+		overflow.RxPackets = ipP - k.emitted.Packets
+		k.emitted.Packets = ipP
 	}
-	return flows, other, nil
+	if ipB > k.emitted.Bytes {
+		overflow.RxBytes = ipB - k.emitted.Bytes
+		k.emitted.Bytes = ipB
+	}
+	return flows, overflow, other, nil
 }
 
 // entry accounts one entry of the flow map (its per-CPU values in v) into flows.

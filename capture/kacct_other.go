@@ -16,8 +16,8 @@ func openKacct(string, int) (*kacct, error) { return nil, errors.ErrUnsupported 
 func (k *kacct) detach() {}
 func (k *kacct) close()  {}
 
-func (k *kacct) read(*localSet, time.Duration) ([]FlowDelta, Counter, error) {
-	return nil, Counter{}, errors.ErrUnsupported
+func (k *kacct) read(*localSet, time.Duration) ([]FlowDelta, FlowDelta, Counter, error) {
+	return nil, FlowDelta{}, Counter{}, errors.ErrUnsupported
 }
 
 func kacctLinkOK(string) error { return errors.ErrUnsupported }

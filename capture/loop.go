@@ -51,8 +51,9 @@ type loop struct {
 	attn atomic.Uint32
 	wake chan struct{} // a token when attn is set, for a loop without a packet handle
 
-	k    *kacct // flows counted in the kernel; nil: counted here from the packets
-	pass bool   // kernel accounting: the packet handle lets packets through
+	k     *kacct // flows counted in the kernel; nil: counted here from the packets
+	pass  bool   // kernel accounting: the packet handle lets packets through
+	krecv uint64 // kernel accounting: k.stats.Received at the last batch
 
 	pf *packetFilter // the packet filter the ring's packets matched
 
@@ -485,7 +486,7 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 	)
 	if l.k != nil {
 		var err error
-		flows, other, err = l.k.read(l.c.local.Load(), l.c.opts.IdleTimeout)
+		flows, overflow, other, err = l.k.read(l.c.local.Load(), l.c.opts.IdleTimeout)
 		if err != nil {
 			l.errs = append(l.errs, err)
 		}
@@ -507,6 +508,14 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 		for i := range pkts {
 			pkts[i].LinkType = l.c.dlt
 		}
+	}
+	if l.k != nil {
+		// Without a packet filter every packet matches: those the kernel counted while
+		// no packet came up to user space are matches too.
+		if (l.h == nil || !l.pass) && l.c.pf.Load() == nil {
+			matched += l.k.stats.Received - l.krecv
+		}
+		l.krecv = l.k.stats.Received
 	}
 	if l.w != nil {
 		if err := l.w.flush(); err != nil {
