@@ -150,7 +150,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a Go heap profile (in use at the end, and allocated over the run) to this file")
 	fs.IntVarP(&c.BufferKiB, "buffer-size", "B", capture.DefaultBufferSize>>10, "live capture: the kernel buffer in KiB, as tcpdump's -B (raise it if the header shows drops)")
 	fs.IntVar(&c.MaxFlows, "max-flows", capture.DefaultFlowCap, "flows the capture's table holds (about 160 bytes each); later flows are counted in an overflow row")
-	fs.StringVar(&c.Accounting, "flows", "auto", "where live capture counts flows: ebpf (a tc program in the kernel), libpcap (from captured packets), or auto (ebpf when it loads, else libpcap)")
+	fs.StringVar(&c.Accounting, "flows", "auto", "where live capture counts flows: ebpf (a tc program in the kernel), libpcap (from captured packets), or auto (headless and daemon: ebpf when it loads, else libpcap; the TUI: libpcap, its packets pane reads every packet)")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("cpuprofile")
 	_ = fs.MarkHidden("memprofile")

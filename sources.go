@@ -54,10 +54,12 @@ func (c *Config) captureOptions() capture.Options {
 		// Only the TUI asks for packets after start-up (its packets pane, w, the filter).
 		NoLatePackets: c.Headless,
 	}
-	switch c.Accounting {
-	case "ebpf":
+	switch {
+	case c.Accounting == "ebpf":
 		o.Accounting = capture.AccountKernel
-	case "libpcap":
+	case c.Accounting == "libpcap", !c.Headless:
+		// The TUI's packets pane reads every packet through libpcap from the start:
+		// counting them there costs less than reading the kernel's copy as well.
 		o.Accounting = capture.AccountLibpcap
 	}
 	if c.ReplayFile != "" {
@@ -83,6 +85,8 @@ func openSources(cfg Config) (*sources, error) {
 			s.cap = c
 			if n := c.AccountingNote(); n != "" {
 				s.notes = append(s.notes, n)
+			} else if cfg.Accounting == "auto" && !cfg.Headless && !c.Replay() {
+				s.notes = append(s.notes, "flows counted by libpcap: the packets pane reads every packet (--flows ebpf counts them in the kernel)")
 			}
 		case errors.Is(err, capture.ErrPermission) && !cfg.explicitCapture():
 			s.off = "needs CAP_NET_RAW: run as root or setcap cap_net_raw,cap_net_admin=eip"

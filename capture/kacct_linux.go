@@ -59,8 +59,8 @@ const kacctBatch = 1024
 // kraw is what user space keeps about one entry of the kernel's flow map: the counters as
 // of the last read, from which the interval's deltas are taken.
 type kraw struct {
-	f              *kflow
-	tx             bool // the key's source is the flow's Local endpoint
+	f              int32 // index of its flow in kacct.flowT; -1: counted in overflow
+	tx             bool  // the key's source is the flow's Local endpoint
 	bytes, packets uint64
 	hs             uint16
 	last           int64  // monotonic ns
@@ -90,14 +90,23 @@ type kacct struct {
 	links   []link.Link
 	ncpu    int
 
-	gen  uint32 // the interval generation the program writes TCP flags for
-	seq  uint64 // reads so far
-	raw  map[kkey]*kraw
-	agg  map[FlowKey]*kflow
-	keys []kkey
-	vals []kval
-	tot  []ktotals
-	del  []kkey
+	gen uint32 // the interval generation the program writes TCP flags for
+	seq uint64 // reads so far
+	// The state lives in slabs indexed from the maps, reused through free lists: a flood of
+	// new flows costs map inserts, not allocations the collector must trace.
+	raw      map[kkey]int32 // index into rawT
+	rawT     []kraw
+	rawFree  []int32
+	agg      map[fkey]int32 // index into flowT, by the oriented key
+	flowT    []kflow
+	flowFree []int32
+	flowCap  int       // oriented flows at most, as the libpcap path's table
+	over     FlowDelta // this read's deltas of the entries beyond flowCap
+	nflows   int       // flows in the last read, to size the next
+	keys     []kkey
+	vals     []kval
+	tot      []ktotals
+	del      []kkey
 
 	prevOther Counter
 	emitted   Counter // packets and bytes of the flows' deltas and of overflow, since the start
@@ -160,7 +169,7 @@ func loadKacct(flowCap int) (*kacct, error) {
 	k := &kacct{
 		prog: objs.Prog, flows: objs.Flows, unreach: objs.Unreach, totals: objs.Totals, ctl: objs.Ctl,
 		ncpu: ncpu,
-		raw:  make(map[kkey]*kraw), agg: make(map[FlowKey]*kflow),
+		raw:  make(map[kkey]int32), agg: make(map[fkey]int32), flowCap: flowCap,
 		keys: make([]kkey, kacctBatch), vals: make([]kval, kacctBatch*ncpu), tot: make([]ktotals, ncpu),
 	}
 	return k, nil
@@ -209,7 +218,12 @@ func monoNow() int64 {
 // counted that no flow's delta holds (those an entry had when the LRU evicted it to make
 // room, when the table is full) are in overflow, as towards Local (rx): totals add up, as
 // with the libpcap path, though the kernel cannot say the direction.
-func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, overflow FlowDelta, other Counter, err error) {
+//
+// abort (nil: never) is asked between chunks of the map: a read under a flood of new flows
+// takes a few hundred milliseconds, and a capture that stops must not wait for it. An
+// aborted read returns what it read; it forgets nothing, so that the next read counts the
+// rest. final says no read follows: the packets of the entries not read go to overflow.
+func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final bool) (flows []FlowDelta, overflow FlowDelta, other Counter, err error) {
 	// The totals first: whatever arrives while the flows are read is in the flows and
 	// not yet in the totals, so that overflow is never counted ahead.
 	var t ktotals
@@ -237,7 +251,10 @@ func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, overf
 	wallOff := time.Now().UnixNano() - mono
 	cutoff := mono - int64(idle)
 	slot := g & 1
+	flows = make([]FlowDelta, 0, k.nflows+k.nflows/4)
+	k.del = k.del[:0]
 	var cursor ebpf.MapBatchCursor
+	aborted := false
 	for {
 		n, err := k.flows.BatchLookup(&cursor, k.keys, k.vals, nil)
 		for i := range n {
@@ -249,26 +266,59 @@ func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, overf
 		if err != nil {
 			return nil, overflow, other, fmt.Errorf("flow program: read flows: %w", err)
 		}
+		if abort != nil && abort() {
+			aborted = true
+			break
+		}
+	}
+	if aborted {
+		k.deleteEntries()
+		k.finishDeltas(flows, wallOff)
+		overflow, k.over = k.over, FlowDelta{}
+		k.emitted.Packets += overflow.Packets()
+		k.emitted.Bytes += overflow.Bytes()
+		if final {
+			k.unaccounted(&t, &overflow)
+		}
+		return flows, overflow, other, nil
 	}
 	k.markUnreachable(ls, &flows)
 	// Entries gone from the kernel's map (LRU eviction when full) and entries idle for too
 	// long (deleted below) leave the user-space state too.
-	k.del = k.del[:0]
-	for key, r := range k.raw {
+	for key, ri := range k.raw {
+		r := &k.rawT[ri]
 		if r.seen != k.seq {
-			k.forget(key, r)
-		} else if r.last < cutoff && (r.f.ivl != k.seq) {
+			k.forget(key, ri)
+		} else if r.last < cutoff && (r.f < 0 || k.flowT[r.f].ivl != k.seq) {
 			k.del = append(k.del, key)
-			k.forget(key, r)
+			k.forget(key, ri)
 		}
 	}
-	if len(k.del) > 0 {
-		if _, err := k.flows.BatchDelete(k.del, nil); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			for i := range k.del {
-				_ = k.flows.Delete(&k.del[i])
-			}
+	k.deleteEntries()
+	k.finishDeltas(flows, wallOff)
+	k.nflows = len(flows)
+	overflow, k.over = k.over, FlowDelta{}
+	k.emitted.Packets += overflow.Packets()
+	k.emitted.Bytes += overflow.Bytes()
+	k.unaccounted(&t, &overflow)
+	return flows, overflow, other, nil
+}
+
+// deleteEntries deletes the entries of k.del from the kernel's map.
+func (k *kacct) deleteEntries() {
+	if len(k.del) == 0 {
+		return
+	}
+	if _, err := k.flows.BatchDelete(k.del, nil); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		for i := range k.del {
+			_ = k.flows.Delete(&k.del[i])
 		}
 	}
+}
+
+// finishDeltas turns the deltas' monotonic times into wall-clock times and counts them as
+// emitted.
+func (k *kacct) finishDeltas(flows []FlowDelta, wallOff int64) {
 	for i := range flows {
 		d := &flows[i]
 		d.First = time.Unix(0, d.First.UnixNano()+wallOff)
@@ -276,16 +326,19 @@ func (k *kacct) read(ls *localSet, idle time.Duration) (flows []FlowDelta, overf
 		k.emitted.Packets += d.Packets()
 		k.emitted.Bytes += d.Bytes()
 	}
+}
+
+// unaccounted adds to overflow the packets of the totals t that no delta has carried.
+func (k *kacct) unaccounted(t *ktotals, overflow *FlowDelta) {
 	ipP, ipB := t.Packets-t.OtherPackets, t.Bytes-t.OtherBytes
 	if ipP > k.emitted.Packets {
-		overflow.RxPackets = ipP - k.emitted.Packets
+		overflow.RxPackets += ipP - k.emitted.Packets
 		k.emitted.Packets = ipP
 	}
 	if ipB > k.emitted.Bytes {
-		overflow.RxBytes = ipB - k.emitted.Bytes
+		overflow.RxBytes += ipB - k.emitted.Bytes
 		k.emitted.Bytes = ipB
 	}
-	return flows, overflow, other, nil
 }
 
 // entry accounts one entry of the flow map (its per-CPU values in v) into flows.
@@ -305,10 +358,20 @@ func (k *kacct) entry(key *kkey, v []kval, slot uint32, g uint32, ls *localSet, 
 			flags |= c.Iflags[slot]
 		}
 	}
-	r := k.raw[*key]
-	if r == nil {
-		r = k.newRaw(key, ls)
+	ri, ok := k.raw[*key]
+	if !ok {
+		if ri = k.newRaw(key, ls); ri < 0 {
+			// A new flow and the table full: its packets are overflow, and the entry is
+			// deleted, so that a flood of new flows is read once, not every interval.
+			// Packets that reach it before the delete are overflow too (unaccounted).
+			k.over.RxPackets += sum.Packets
+			k.over.RxBytes += sum.Bytes
+			k.over.Flags |= flags
+			k.del = append(k.del, *key)
+			return
+		}
 	}
+	r := &k.rawT[ri]
 	r.seen = k.seq
 	if sum.Packets < r.packets || sum.Bytes < r.bytes {
 		// The kernel deleted and re-created the entry (LRU): count it afresh.
@@ -316,11 +379,23 @@ func (k *kacct) entry(key *kkey, v []kval, slot uint32, g uint32, ls *localSet, 
 	}
 	dp, db := sum.Packets-r.packets, sum.Bytes-r.bytes
 	r.packets, r.bytes, r.last = sum.Packets, sum.Bytes, int64(sum.Last)
+	if r.f < 0 {
+		o := &k.over
+		if r.tx {
+			o.TxPackets += dp
+			o.TxBytes += db
+		} else {
+			o.RxPackets += dp
+			o.RxBytes += db
+		}
+		o.Flags |= flags
+		return
+	}
 	hs := sum.Hs
 	if r.tx {
 		hs <<= 1
 	}
-	f := r.f
+	f := &k.flowT[r.f]
 	f.hs |= hs
 	if int64(sum.First) < f.first || f.first == 0 {
 		f.first = int64(sum.First)
@@ -351,27 +426,55 @@ func (k *kacct) delta(f *kflow, flows *[]FlowDelta) *FlowDelta {
 	return &(*flows)[f.idx]
 }
 
-// newRaw orients a new kernel entry and joins it to its flow.
-func (k *kacct) newRaw(key *kkey, ls *localSet) *kraw {
+// newRaw orients a new kernel entry and joins it to its flow; -1 when the flow is new and
+// the table holds flowCap flows.
+func (k *kacct) newRaw(key *kkey, ls *localSet) int32 {
 	src, dst := key.addrs()
 	var fk FlowKey
 	tx := orient(ls, key.Proto, src, key.Sport, dst, key.Dport, &fk)
-	f := k.agg[fk]
-	if f == nil {
-		f = &kflow{key: fk}
-		k.agg[fk] = f
+	ak := toFkey(&fk)
+	fi, ok := k.agg[ak]
+	if !ok && len(k.agg) >= k.flowCap {
+		// The table is full, as the libpcap path's would be: batches never hold more
+		// than flowCap flows.
+		return -1
 	}
-	f.dirs++
-	r := &kraw{f: f, tx: tx}
-	k.raw[*key] = r
-	return r
+	if !ok {
+		fi = slabGet(&k.flowT, &k.flowFree)
+		k.flowT[fi] = kflow{key: fk}
+		k.agg[ak] = fi
+	}
+	k.flowT[fi].dirs++
+	ri := slabGet(&k.rawT, &k.rawFree)
+	k.rawT[ri] = kraw{f: fi, tx: tx}
+	k.raw[*key] = ri
+	return ri
+}
+
+// slabGet returns a free index of *slab, growing it when none is free.
+func slabGet[T any](slab *[]T, free *[]int32) int32 {
+	if n := len(*free); n > 0 {
+		i := (*free)[n-1]
+		*free = (*free)[:n-1]
+		return i
+	}
+	var zero T
+	*slab = append(*slab, zero)
+	return int32(len(*slab) - 1)
 }
 
 // forget drops a kernel entry from the user-space state.
-func (k *kacct) forget(key kkey, r *kraw) {
+func (k *kacct) forget(key kkey, ri int32) {
 	delete(k.raw, key)
-	if r.f.dirs--; r.f.dirs <= 0 {
-		delete(k.agg, r.f.key)
+	fi := k.rawT[ri].f
+	k.rawFree = append(k.rawFree, ri)
+	if fi < 0 {
+		return
+	}
+	f := &k.flowT[fi]
+	if f.dirs--; f.dirs <= 0 {
+		delete(k.agg, toFkey(&f.key))
+		k.flowFree = append(k.flowFree, fi)
 	}
 }
 
@@ -404,10 +507,11 @@ func (k *kacct) markUnreachable(ls *localSet, flows *[]FlowDelta) {
 		src, dst := keys[i].addrs()
 		var fk FlowKey
 		probeTx := orient(ls, keys[i].Proto, src, keys[i].Sport, dst, keys[i].Dport, &fk)
-		f := k.agg[fk]
-		if f == nil {
+		fi, ok := k.agg[toFkey(&fk)]
+		if !ok {
 			continue
 		}
+		f := &k.flowT[fi]
 		bit := HsUnreachOut
 		if probeTx {
 			bit = HsUnreachIn

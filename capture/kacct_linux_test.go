@@ -209,7 +209,7 @@ func TestKernelDecoderAgrees(t *testing.T) {
 				ran++
 			}
 			f.Close()
-			flows, over, other, err := k.read(newLocalSet(nil), time.Hour)
+			flows, over, other, err := k.read(newLocalSet(nil), time.Hour, nil, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -307,7 +307,7 @@ func TestKernelOverflowAddsUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%1000 == 999 {
-			flows, o, _, err := k.read(ls, time.Hour)
+			flows, o, _, err := k.read(ls, time.Hour, nil, false)
 			if err != nil {
 				t.Fatal(err)
 			}

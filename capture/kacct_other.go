@@ -16,7 +16,7 @@ func openKacct(string, int) (*kacct, error) { return nil, errors.ErrUnsupported 
 func (k *kacct) detach() {}
 func (k *kacct) close()  {}
 
-func (k *kacct) read(*localSet, time.Duration) ([]FlowDelta, FlowDelta, Counter, error) {
+func (k *kacct) read(*localSet, time.Duration, func() bool, bool) ([]FlowDelta, FlowDelta, Counter, error) {
 	return nil, FlowDelta{}, Counter{}, errors.ErrUnsupported
 }
 

@@ -21,6 +21,11 @@ const (
 // together (see flowTable.touch).
 const acctBatch = 16
 
+// kacctFinalRead bounds the last read of the kernel's flow map when a capture stops: under a
+// flood of new flows a full read takes a few hundred milliseconds (the packets of the
+// entries not read are counted in overflow).
+const kacctFinalRead = 100 * time.Millisecond
+
 // maxEmptyIntervals bounds the empty batches sent for a silent stretch of a
 // replayed file; a longer gap is sent as one empty batch spanning it.
 const maxEmptyIntervals = 3600
@@ -51,9 +56,10 @@ type loop struct {
 	attn atomic.Uint32
 	wake chan struct{} // a token when attn is set, for a loop without a packet handle
 
-	k     *kacct // flows counted in the kernel; nil: counted here from the packets
-	pass  bool   // kernel accounting: the packet handle lets packets through
-	krecv uint64 // kernel accounting: k.stats.Received at the last batch
+	k         *kacct // flows counted in the kernel; nil: counted here from the packets
+	pass      bool   // kernel accounting: the packet handle lets packets through
+	krecv     uint64 // kernel accounting: k.stats.Received at the last batch
+	finishing bool   // kernel accounting: the last batch is being built
 
 	pf *packetFilter // the packet filter the ring's packets matched
 
@@ -419,6 +425,7 @@ func (l *loop) readError(err error) error {
 func (l *loop) finish(start, end time.Time, err error) error {
 	if l.k != nil {
 		l.k.detach() // the last read then holds every packet counted
+		l.finishing = true
 	}
 	l.w = nil
 	if werr := l.c.StopWriting(); werr != nil {
@@ -486,7 +493,13 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 	)
 	if l.k != nil {
 		var err error
-		flows, overflow, other, err = l.k.read(l.c.local.Load(), l.c.opts.IdleTimeout)
+		abort, final := l.stopping, l.finishing
+		if final {
+			// The last read: within kacctFinalRead, the rest goes to overflow.
+			deadline := time.Now().Add(kacctFinalRead)
+			abort = func() bool { return time.Now().After(deadline) }
+		}
+		flows, overflow, other, err = l.k.read(l.c.local.Load(), l.c.opts.IdleTimeout, abort, final)
 		if err != nil {
 			l.errs = append(l.errs, err)
 		}
