@@ -49,6 +49,7 @@ type Config struct {
 	NoSockEvents bool   // --no-sock-events: processes through /proc/PID/fd only
 	BufferKiB    int    // -B: the kernel capture buffer in KiB, as tcpdump's -B
 	MaxFlows     int    // --max-flows: the flow table's bound
+	Accounting   string // --flows: where flows are counted: auto, ebpf or libpcap
 
 	ASCII bool // --ascii: charts without Braille
 
@@ -151,6 +152,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a Go heap profile (in use at the end, and allocated over the run) to this file")
 	fs.IntVarP(&c.BufferKiB, "buffer-size", "B", capture.DefaultBufferSize>>10, "live capture: the kernel buffer in KiB, as tcpdump's -B (raise it if the header shows drops)")
 	fs.IntVar(&c.MaxFlows, "max-flows", capture.DefaultFlowCap, "flows the capture's table holds (about 160 bytes each); later flows are counted in an overflow row")
+	fs.StringVar(&c.Accounting, "flows", "auto", "where live capture counts flows: ebpf (a tc program in the kernel), libpcap (from captured packets), or auto (headless and daemon: ebpf when it loads, else libpcap; the TUI: libpcap, its packets pane reads every packet)")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("cpuprofile")
 	_ = fs.MarkHidden("memprofile")
@@ -170,6 +172,11 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	}
 	if c.Interval < minInterval {
 		return c, fmt.Errorf("--interval %v: must be at least 10ms", c.Interval)
+	}
+	switch c.Accounting {
+	case "auto", "ebpf", "libpcap":
+	default:
+		return c, fmt.Errorf("--flows %q: auto, ebpf or libpcap", c.Accounting)
 	}
 	if c.Count < 0 || c.Top < 0 {
 		return c, errors.New("--count and --top take a number >= 0")

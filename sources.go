@@ -51,6 +51,16 @@ func (c *Config) captureOptions() capture.Options {
 		Speed:        c.speed,
 		BufferSize:   c.BufferKiB << 10,
 		FlowCap:      c.MaxFlows,
+		// Only the TUI asks for packets after start-up (its packets pane, w, the filter).
+		NoLatePackets: c.Headless,
+	}
+	switch {
+	case c.Accounting == "ebpf":
+		o.Accounting = capture.AccountKernel
+	case c.Accounting == "libpcap", !c.Headless:
+		// The TUI's packets pane reads every packet through libpcap from the start:
+		// counting them there costs less than reading the kernel's copy as well.
+		o.Accounting = capture.AccountLibpcap
 	}
 	if c.ReplayFile != "" {
 		o.ReplayFile = c.ReplayFile
@@ -73,6 +83,11 @@ func openSources(cfg Config) (*sources, error) {
 		switch {
 		case err == nil:
 			s.cap = c
+			if n := c.AccountingNote(); n != "" {
+				s.notes = append(s.notes, n)
+			} else if cfg.Accounting == "auto" && !cfg.Headless && !c.Replay() {
+				s.notes = append(s.notes, "flows counted by libpcap: the packets pane reads every packet (--flows ebpf counts them in the kernel)")
+			}
 		case errors.Is(err, capture.ErrPermission) && !cfg.explicitCapture():
 			s.off = "needs CAP_NET_RAW: run as root or setcap cap_net_raw,cap_net_admin=eip"
 			s.notes = append(s.notes, "capture off: needs CAP_NET_RAW (run as root, or setcap cap_net_raw,cap_net_admin=eip on the binary): processes from tcp_info")
@@ -106,6 +121,7 @@ func (s *sources) newState() *monitor.State {
 	st := monitor.New(o)
 	if s.cap != nil {
 		st.SetCaptureInfo(s.cap.BaseFilter(), s.cap.PacketFilter())
+		st.SetCaptureSource(s.cap.AccountingSource())
 	}
 	return st
 }

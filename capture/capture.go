@@ -54,6 +54,8 @@ type Capture struct {
 	skipLoopOut bool     // live -i any: skip the outgoing copy of loopback packets
 	openLive    func(snaplen int) (handle, error)
 	base        matcher // replay: the base filter, applied in the loop
+	kern        *kacct  // flow accounting in the kernel; nil: from the packets
+	acctNote    string  // why flows are counted from packets although AccountAuto asked
 
 	hmu    sync.Mutex
 	h      handle // current handle; the loop replaces it to change the snaplen
@@ -129,14 +131,23 @@ func Open(opts Options) (*Capture, error) {
 		c.openLive, skip, err = liveOpener(opts)
 		if err == nil {
 			c.skipLoopOut = skip
+			err = c.openKernel()
+		}
+		if err == nil && (c.kern == nil || !opts.NoLatePackets || opts.PacketFilter != "" || opts.WriteFile != "") {
 			h, err = c.openLive(opts.Snaplen)
+			if err != nil && c.kern != nil {
+				c.kern.close()
+			}
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	c.h = h
-	c.dlt = h.linkType()
+	c.dlt = dltEthernet // kernel accounting without a packet handle: what the program reads
+	if h != nil {
+		c.dlt = h.linkType()
+	}
 	c.lk = linkKindOf(c.dlt)
 	c.snaplen = opts.Snaplen
 	local := opts.LocalAddrs
@@ -146,17 +157,70 @@ func Open(opts Options) (*Capture, error) {
 	c.local.Store(newLocalSet(local))
 	c.stats.Store(&Stats{})
 	if err := c.SetPacketFilter(opts.PacketFilter); err != nil {
-		h.close()
+		c.release()
 		return nil, err
 	}
 	if opts.WriteFile != "" {
 		if err := c.StartWriting(opts.WriteFile); err != nil {
-			h.close()
+			c.release()
 			return nil, err
 		}
 	}
 	return c, nil
 }
+
+// openKernel loads and attaches the flow accounting program when the options allow it
+// (see AccountAuto). A failure under AccountAuto is not an error: flows are counted from
+// the packets, and acctNote says why.
+func (c *Capture) openKernel() error {
+	o := c.opts
+	if o.Accounting == AccountLibpcap {
+		return nil
+	}
+	var err error
+	switch {
+	case o.BaseFilter != "":
+		err = errors.New("a base filter (-f) is run by libpcap")
+	default:
+		if err = kacctLinkOK(o.Interface); err == nil {
+			c.kern, err = openKacct(o.Interface, o.FlowCap)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if o.Accounting == AccountKernel {
+		return fmt.Errorf("capture on %s: flow accounting in the kernel: %w", o.Interface, err)
+	}
+	c.acctNote = "flows counted by libpcap, not in the kernel: " + err.Error()
+	return nil
+}
+
+// release closes what Open opened, for Open's error paths.
+func (c *Capture) release() {
+	if c.h != nil {
+		c.h.close()
+	}
+	if c.kern != nil {
+		c.kern.close()
+	}
+}
+
+// AccountingSource says where flows are counted: SourceKernel (the tc program),
+// SourceLibpcap (packets captured by libpcap) or SourceFile (a replay).
+func (c *Capture) AccountingSource() string {
+	switch {
+	case c.replay:
+		return SourceFile
+	case c.kern != nil:
+		return SourceKernel
+	}
+	return SourceLibpcap
+}
+
+// AccountingNote says why a live capture counts flows from packets although the kernel
+// path was asked for (AccountAuto); "" otherwise.
+func (c *Capture) AccountingNote() string { return c.acctNote }
 
 // Close stops the capture: a running Run sends what it has and returns, the
 // pcap file being written is flushed and closed, and the handle is released.
@@ -170,7 +234,12 @@ func (c *Capture) Close() error {
 		c.closed = true
 		h := c.h
 		c.hmu.Unlock()
-		h.close()
+		if h != nil {
+			h.close()
+		}
+		if c.kern != nil && !c.running.Load() {
+			c.kern.close() // a running Run reads the map one last time, then closes it
+		}
 		err = c.StopWriting()
 	})
 	return err
@@ -245,6 +314,9 @@ func (c *Capture) StartWriting(path string) error {
 	default:
 	}
 	snap := LiveWriteSnaplen
+	if c.h == nil {
+		return errors.New("capture: counting flows in the kernel without a packet handle (Options.NoLatePackets): cannot write packets")
+	}
 	if c.replay {
 		c.hmu.Lock()
 		snap = c.h.snapLen()

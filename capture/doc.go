@@ -49,6 +49,39 @@
 // packets; with V3 it loses none (docs/bench-capture.md).
 // A replay counts what the file holds, as tshark does.
 //
+// # Flows counted in the kernel
+//
+// A live capture counts flows in the kernel when it can (Options.Accounting,
+// AccountAuto by default): a tc program (bpf/flowacct.bpf.c, compiled by
+// scripts/gen-bpf.sh; the object is committed and embedded) is attached to the
+// interface's ingress and egress with tcx links, which the kernel removes when
+// their descriptors close, so a crash leaves nothing behind. It decodes each
+// packet as the Go decoder does (Ethernet, stacked VLAN tags, IPv4, IPv6 and its
+// extension headers, TCP, UDP, SCTP, DCCP, UDP-Lite, ICMP and ICMPv6 port
+// unreachable; TestKernelDecoderAgrees runs every test capture through both)
+// and counts it in a per-CPU LRU hash of 2*FlowCap entries keyed by the 5-tuple
+// as the packet travels. Once per interval the loop reads the whole map with
+// batch lookups, sums the CPUs, orients the keys local/remote (as below) and
+// sends the growth of each flow's counters since the last read: the same Batch
+// as the libpcap path, with no packet copied to user space and nothing done
+// per packet in user space. TCP flags are per interval: the program writes
+// them in the slot of an interval generation that user space bumps before each
+// read. A packet on lo passes egress and ingress: the program is attached to
+// ingress only there. Where the LRU evicts an entry whose packets were not read
+// yet (the table is full), those packets are in Batch.Overflow, as rx: the
+// totals still add up. Stats.Received counts the packets the program saw.
+//
+// Packets still reach user space through libpcap for what needs them: the
+// packet view, the packet filter's matches and writing. The libpcap handle
+// is then opened as well, with a kernel filter that drops every packet while
+// none are wanted; with Options.NoLatePackets (headless runs) and no packet
+// filter or file to write, none is opened. The kernel path is not used, and
+// libpcap counts the flows as before, for "any", interfaces without an
+// Ethernet header, a base filter (a base filter means libpcap: the program
+// does not run tcpdump's language), and when the program does not load or
+// attach (no CAP_BPF or CAP_NET_ADMIN, no tcx); Capture.AccountingNote says
+// why, and Capture.AccountingSource what counts.
+//
 // # Orientation
 //
 // A flow is keyed by protocol and both endpoints, oriented local/remote. The

@@ -21,6 +21,11 @@ const (
 // together (see flowTable.touch).
 const acctBatch = 16
 
+// kacctFinalRead bounds the last read of the kernel's flow map when a capture stops: under a
+// flood of new flows a full read takes a few hundred milliseconds (the packets of the
+// entries not read are counted in overflow).
+const kacctFinalRead = 100 * time.Millisecond
+
 // maxEmptyIntervals bounds the empty batches sent for a silent stretch of a
 // replayed file; a longer gap is sent as one empty batch spanning it.
 const maxEmptyIntervals = 3600
@@ -49,6 +54,12 @@ type loop struct {
 	wgen uint64      // Capture.wgen when w was taken
 
 	attn atomic.Uint32
+	wake chan struct{} // a token when attn is set, for a loop without a packet handle
+
+	k         *kacct // flows counted in the kernel; nil: counted here from the packets
+	pass      bool   // kernel accounting: the packet handle lets packets through
+	krecv     uint64 // kernel accounting: k.stats.Received at the last batch
+	finishing bool   // kernel accounting: the last batch is being built
 
 	pf *packetFilter // the packet filter the ring's packets matched
 
@@ -77,15 +88,28 @@ func (c *Capture) Run(ctx context.Context, out chan<- *Batch) error {
 	closed, h := c.closed, c.h
 	c.hmu.Unlock()
 	if closed {
+		if c.kern != nil {
+			c.kern.close()
+		}
 		return errClosed
 	}
 	o := c.opts
 	l := &loop{
 		c: c, ctx: ctx, out: out,
-		h: h, src: h.source(), curSnap: c.snaplen, lk: c.lk, skipOut: c.skipLoopOut,
-		table:      newFlowTable(o.FlowCap),
+		h: h, curSnap: c.snaplen, lk: c.lk, skipOut: c.skipLoopOut,
 		ring:       newPacketRing(o.RingSize, ringDataCap),
 		evictEvery: int64(max(o.Interval, o.IdleTimeout/8)),
+		wake:       make(chan struct{}, 1),
+		k:          c.kern,
+		pass:       true,
+	}
+	if h != nil {
+		l.src = h.source()
+	}
+	if l.k == nil {
+		l.table = newFlowTable(o.FlowCap) // the kernel's map holds the flows otherwise
+	} else {
+		defer l.k.close()
 	}
 	l.syncWriter() // a writer started before Run (Options.WriteFile)
 	var tick time.Duration
@@ -94,8 +118,11 @@ func (c *Capture) Run(ctx context.Context, out chan<- *Batch) error {
 	}
 	quit := l.watch(tick)
 	defer quit()
-	if c.replay {
+	switch {
+	case c.replay:
 		return l.runReplay()
+	case l.k != nil:
+		return l.runKernel()
 	}
 	return l.runLive()
 }
@@ -115,11 +142,14 @@ func (l *loop) watch(d time.Duration) (quit func()) {
 			select {
 			case <-tc:
 				l.attn.Or(attnTick)
+				l.poke()
 			case <-l.ctx.Done():
 				l.attn.Or(attnStop)
+				l.poke()
 				return
 			case <-l.c.done:
 				l.attn.Or(attnStop)
+				l.poke()
 				return
 			case <-done:
 				return
@@ -127,6 +157,14 @@ func (l *loop) watch(d time.Duration) (quit func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// poke wakes a loop that waits for attention without a packet handle.
+func (l *loop) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // packet accounts one packet: decode, flow update, packet filter, packet
@@ -141,7 +179,9 @@ func (l *loop) packet(data []byte, ci *gopacket.CaptureInfo) {
 	l.received++
 	wire := uint64(ci.Length)
 	p := &l.p
-	if decode(l.lk, data, p) {
+	if l.k != nil {
+		// The kernel counted it: the packet is here for the packet view and the writer.
+	} else if decode(l.lk, data, p) {
 		var k FlowKey
 		a := &l.acct[l.nacct]
 		a.tx = orient(l.c.local.Load(), p.proto, p.src, p.sport, p.dst, p.dport, &k)
@@ -179,6 +219,9 @@ func (l *loop) packet(data []byte, ci *gopacket.CaptureInfo) {
 
 // flushAcct accounts the decoded packets into the flow table.
 func (l *loop) flushAcct() {
+	if l.nacct == 0 {
+		return
+	}
 	acct := l.acct[:l.nacct]
 	l.sink += l.table.touch(acct)
 	for i := range acct {
@@ -214,6 +257,62 @@ func (l *loop) runLive() error {
 			l.syncWriter()
 		}
 	}
+}
+
+// runKernel is runLive when the kernel counts the flows: packets are read only while they
+// are wanted (packet view, packet filter, writing), and without a packet handle the loop
+// only waits for its intervals.
+func (l *loop) runKernel() error {
+	start := time.Now()
+	for {
+		if l.h == nil {
+			<-l.wake
+		} else {
+			l.syncPass()
+			data, ci, err := l.src.ZeroCopyReadPacketData()
+			switch {
+			case err == nil:
+				l.packet(data, &ci)
+			case l.h.timeout(err):
+			case l.stopping() || errors.Is(err, io.EOF):
+				return l.finish(start, time.Now(), nil)
+			default:
+				return l.finish(start, time.Now(), l.readError(err))
+			}
+		}
+		if a := l.attn.Load(); a != 0 {
+			if a&attnStop != 0 {
+				return l.finish(start, time.Now(), nil)
+			}
+			l.attn.And(^attnTick)
+			now := time.Now()
+			l.emit(start, now)
+			start = now
+		}
+		if l.c.wgen.Load() != l.wgen {
+			l.syncWriter()
+		}
+	}
+}
+
+// syncPass lets packets through the packet handle's kernel filter while they are wanted,
+// and none otherwise: with kernel accounting an unwanted packet costs no copy to user space.
+func (l *loop) syncPass() {
+	want := l.w != nil || l.c.pf.Load() != nil || l.c.viewing.Load()
+	if want == l.pass {
+		return
+	}
+	if p, ok := l.h.(passer); ok {
+		if err := p.setPass(want); err != nil {
+			l.errs = append(l.errs, err)
+		}
+	}
+	l.pass = want
+}
+
+// passer is a live handle whose kernel filter can drop every packet.
+type passer interface {
+	setPass(pass bool) error
 }
 
 func (l *loop) runReplay() error {
@@ -324,6 +423,10 @@ func (l *loop) readError(err error) error {
 // finish closes the writer, sends the last batch (with err, if any) and
 // returns err.
 func (l *loop) finish(start, end time.Time, err error) error {
+	if l.k != nil {
+		l.k.detach() // the last read then holds every packet counted
+		l.finishing = true
+	}
 	l.w = nil
 	if werr := l.c.StopWriting(); werr != nil {
 		l.errs = append(l.errs, werr)
@@ -383,12 +486,31 @@ func (l *loop) build(start, end time.Time) *Batch { return l.buildBatch(start, e
 // buildBatch is build; without packets, the packet ring keeps its packets
 // (and its count of matches) for a later batch.
 func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
-	l.flushAcct()
-	flows, overflow, other := l.table.swap()
-	now := end.UnixNano()
-	if l.table.n >= len(l.table.entries) || now-l.lastEvict >= l.evictEvery {
-		l.table.evict(now - int64(l.c.opts.IdleTimeout))
-		l.lastEvict = now
+	var (
+		flows    []FlowDelta
+		overflow FlowDelta
+		other    Counter
+	)
+	if l.k != nil {
+		var err error
+		abort, final := l.stopping, l.finishing
+		if final {
+			// The last read: within kacctFinalRead, the rest goes to overflow.
+			deadline := time.Now().Add(kacctFinalRead)
+			abort = func() bool { return time.Now().After(deadline) }
+		}
+		flows, overflow, other, err = l.k.read(l.c.local.Load(), l.c.opts.IdleTimeout, abort, final)
+		if err != nil {
+			l.errs = append(l.errs, err)
+		}
+	} else {
+		l.flushAcct()
+		flows, overflow, other = l.table.swap()
+		now := end.UnixNano()
+		if l.table.n >= len(l.table.entries) || now-l.lastEvict >= l.evictEvery {
+			l.table.evict(now - int64(l.c.opts.IdleTimeout))
+			l.lastEvict = now
+		}
 	}
 	var (
 		pkts    []PacketSummary
@@ -399,6 +521,14 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 		for i := range pkts {
 			pkts[i].LinkType = l.c.dlt
 		}
+	}
+	if l.k != nil {
+		// Without a packet filter every packet matches: those the kernel counted while
+		// no packet came up to user space are matches too.
+		if (l.h == nil || !l.pass) && l.c.pf.Load() == nil {
+			matched += l.k.stats.Received - l.krecv
+		}
+		l.krecv = l.k.stats.Received
 	}
 	if l.w != nil {
 		if err := l.w.flush(); err != nil {
@@ -427,6 +557,9 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 func (l *loop) currentStats() Stats {
 	if l.c.replay {
 		return Stats{Received: l.received}
+	}
+	if l.k != nil {
+		return l.k.stats
 	}
 	l.pollStats()
 	return l.stats
@@ -491,6 +624,7 @@ func (l *loop) reopen(snap int) error {
 	old.close()
 	l.last = [3]uint32{}
 	l.h, l.src, l.curSnap = nh, nh.source(), snap
+	l.pass = true // a new handle has no filter yet
 	return nil
 }
 

@@ -165,3 +165,17 @@ func compileFilterCgo(dlt int, expr string) (matcher, error) {
 	}
 	return b, nil
 }
+
+// setPass replaces the handle's kernel filter by one that accepts every packet (pass) or
+// none: with the flows counted in the kernel, packets reach user space only while they are
+// wanted. The handle of such a capture has no base filter (see Capture.openKernel).
+func (p *pcapHandle) setPass(pass bool) error {
+	var k uint32 // BPF_RET|BPF_K 0: drop
+	if pass {
+		k = uint32(WriteSnaplen)
+	}
+	if err := p.h.SetBPFInstructionFilter([]pcap.BPFInstruction{{Code: 0x06, K: k}}); err != nil {
+		return fmt.Errorf("capture: packet handle filter: %w", err)
+	}
+	return nil
+}

@@ -77,7 +77,39 @@ type Options struct {
 	// LocalAddrs are the addresses of this host, used to orient flows. Nil
 	// for a live capture means HostAddrs(); a replay has none unless given.
 	LocalAddrs []netip.Addr
+	// Accounting chooses where a live capture accounts flows (default
+	// AccountAuto: in the kernel when it can).
+	Accounting Accounting
+	// NoLatePackets promises that packets are never asked for after Open
+	// (no SetViewing, no packet filter or writing that Options did not
+	// set). With kernel accounting and neither PacketFilter nor WriteFile,
+	// no libpcap handle is opened then: no packet reaches user space.
+	NoLatePackets bool
 }
+
+// Accounting is where a live capture accounts flows.
+type Accounting int
+
+const (
+	// AccountAuto counts flows in the kernel, with a tc program on the
+	// interface (capture/bpf/flowacct.bpf.c) that user space reads once per
+	// interval, when the program loads and the capture allows it: an
+	// Ethernet or loopback interface (not "any"), no base filter, CAP_BPF and
+	// CAP_NET_ADMIN. Otherwise it falls back to libpcap, and
+	// Capture.AccountingNote says why.
+	AccountAuto Accounting = iota
+	// AccountLibpcap counts flows from the packets libpcap captures.
+	AccountLibpcap
+	// AccountKernel counts flows in the kernel or fails to open.
+	AccountKernel
+)
+
+// Names of the accounting sources (Capture.AccountingSource).
+const (
+	SourceKernel  = "ebpf"    // the tc program's flow map
+	SourceLibpcap = "libpcap" // packets read through libpcap
+	SourceFile    = "file"    // a replayed file
+)
 
 // FlowKey identifies a flow: the IP protocol number and both endpoints,
 // oriented local/remote (see the package documentation). Ports are 0 for

@@ -92,6 +92,7 @@ type CaptureInfo struct {
 	Stats        capture.Stats // of the latest batch: totals since the capture opened
 	Filter       string        // the base (kernel) filter, from SetCaptureInfo
 	PacketFilter string        // the packet-view filter, from SetCaptureInfo
+	Source       string        // where flows are counted ("ebpf", "libpcap", "file"), from SetCaptureSource
 	Matched      uint64        // packets that matched the packet filter in the latest batch
 	MatchedTotal uint64        // packets that matched the packet filter over the session
 	Batches      int           // batches applied
@@ -104,6 +105,10 @@ type CaptureInfo struct {
 func (st *State) SetCaptureInfo(filter, packetFilter string) {
 	st.cap.Filter, st.cap.PacketFilter = filter, packetFilter
 }
+
+// SetCaptureSource records where the capture counts flows (capture.SourceKernel, ...), for
+// the status.
+func (st *State) SetCaptureSource(src string) { st.cap.Source = src }
 
 // Capture returns the capture's state: on, its stats and filters.
 func (st *State) Capture() CaptureInfo {

@@ -130,8 +130,9 @@ type KernelTCPRecord struct {
 
 // StatusRecord says what wiretop could see, so a reader of the JSON knows what a zero means.
 type StatusRecord struct {
-	Capture      bool   `json:"capture"`       // packets are captured
-	SocketSource string `json:"socket_source"` // "bpf_iter", "sock_diag", "proc", or "none" in a replay
+	Capture       bool   `json:"capture"`                  // packets are captured
+	CaptureSource string `json:"capture_source,omitempty"` // where flows are counted: "ebpf", "libpcap" or "file"; absent without capture
+	SocketSource  string `json:"socket_source"`            // "bpf_iter", "sock_diag", "proc", or "none" in a replay
 	// ProcessSource is how sockets are joined to processes: "sock_events" (BPF socket
 	// events, and the socket table with /proc/PID/fd for sockets opened before the start),
 	// "proc_fd" (the socket table with /proc/PID/fd only: connections that close between two
@@ -186,6 +187,9 @@ func (st *State) StatusRecord(capture bool, extra ...string) StatusRecord {
 		ProcessScope:  s.ProcessScope,
 		DestroyEvents: s.DestroyEvents,
 		Notes:         append(append([]string(nil), s.Notes...), extra...),
+	}
+	if capture || st.opts.Replay {
+		r.CaptureSource = st.cap.Source
 	}
 	switch {
 	case st.opts.Replay:
