@@ -111,7 +111,8 @@ HMAC=$(cat "/sys/class/net/$VETH/address")
 # kernel_seconds NAME: the CPU seconds spent in the capture's kernel hook on the packets'
 # path during NAME's flood, from perf's samples: the inclusive time (callees counted) of
 # tpacket_rcv (libpcap's packet socket: the copy into the ring, the timestamp, the wakeup)
-# or of the flow program (bpf_prog_*_flowacct), in the sender's and ksoftirqd's context.
+# or of the flow program (bpf_prog_*_flowacct; tcx's dispatch is inlined into the receive
+# path and is not a symbol of its own), in the sender's and ksoftirqd's context.
 PERF=""
 PERF_HZ=999
 command -v perf >/dev/null && perf record -q -a -F "$PERF_HZ" -o /dev/null -- true 2>/dev/null && PERF=perf
@@ -174,8 +175,10 @@ measure() {
 	echo "$name $sent $((p1 - p0)) $((m1 - m0)) $seen $dropped $mem $src $path $(kernel_seconds "$name")"
 }
 
-# progstats: "run_time_ns run_cnt" of the flow program, while kernel.bpf_stats_enabled is on
-progstats() { bpftool prog show name flowacct --json 2>/dev/null | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"' | head -1; }
+# progids: the ids of the loaded programs named flowacct (other wiretops may run too)
+progids() { bpftool prog show --json 2>/dev/null | jq -r '.[] | select(.name == "flowacct") | .id' | sort; }
+# progstats ID: "run_time_ns run_cnt" of that program, while kernel.bpf_stats_enabled is on
+progstats() { bpftool prog show id "$1" --json 2>/dev/null | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'; }
 
 echo "== $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); 60-byte UDP frames over a veth for $SECONDS_RUN s, $RUNS runs per rate"
 WT=("$WORK/wiretop" --headless --db '' -i "$VETH" --interval 1s --top 20)
@@ -231,12 +234,14 @@ for rate in "${RATES[@]}"; do
 	if command -v bpftool >/dev/null; then
 		old=$(sysctl -n kernel.bpf_stats_enabled)
 		sysctl -qw kernel.bpf_stats_enabled=1
+		progids >"$WORK/ids0"
 		"${WT[@]}" >/dev/null 2>&1 &
 		w=$!
 		sleep 2.5
-		read -r t0 c0 < <(progstats)
+		pid=$(progids | comm -13 "$WORK/ids0" - | head -1)
+		read -r t0 c0 < <(progstats "$pid")
 		ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src 198.18.182.2 -dst 198.18.182.250 -dmac "$HMAC" -rate "$rate" -t "$SECONDS_RUN" >/dev/null
-		read -r t1 c1 < <(progstats)
+		read -r t1 c1 < <(progstats "$pid")
 		kill -INT "$w"; wait "$w" || true
 		sysctl -qw kernel.bpf_stats_enabled="$old"
 		awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN { if (c > 0) printf "  the tc program itself (kernel.bpf_stats_enabled): %.0f ns per packet over %d packets = %.3f s/Mpkt\n", t / c, c, t / c / 1000 }'

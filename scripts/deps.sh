@@ -16,6 +16,8 @@ need=(
   "tshark:tshark"
   "tmux:tmux"
   "hyperfine:hyperfine"
+  "linux-perf:perf"
+  "bpftool:bpftool"
   "util-linux:setpriv"
   "procps:ps"
   "curl:curl"
