@@ -2,7 +2,7 @@
 // replay accounting on them, until `wiretop -r FILE --headless --speed max`
 // does the same through the whole program (scripts/bench-capture.sh).
 //
-//	benchreplay gen [-n 1000000] [-flows 10000] [-spoof] -o FILE.pcap
+//	benchreplay gen [-n 1000000] [-flows 10000] [-spoof] [-flood SHARE] -o FILE.pcap
 //	benchreplay FILE.pcap
 //
 // The second form replays FILE as fast as possible through capture.Run and
@@ -34,6 +34,7 @@ func run(args []string) error {
 		n := fs.Int("n", 1000000, "packets")
 		flows := fs.Int("flows", 10000, "distinct flows")
 		spoof := fs.Bool("spoof", false, "a random source per packet (every packet a new flow)")
+		flood := fs.Float64("flood", 0, "share of packets (0 to 1) that are a spoofed SYN flood to one port")
 		out := fs.String("o", "", "output pcap file")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
@@ -45,14 +46,14 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := pcapgen.Write(f, pcapgen.Options{Packets: *n, Flows: *flows, Spoof: *spoof, Seed: 1}); err != nil {
+		if err := pcapgen.Write(f, pcapgen.Options{Packets: *n, Flows: *flows, Spoof: *spoof, Flood: *flood, Seed: 1}); err != nil {
 			f.Close()
 			return err
 		}
 		return f.Close()
 	}
 	if len(args) != 1 {
-		return fmt.Errorf("usage: benchreplay gen [-n N] [-flows N] [-spoof] -o FILE | benchreplay FILE")
+		return fmt.Errorf("usage: benchreplay gen [-n N] [-flows N] [-spoof] [-flood SHARE] -o FILE | benchreplay FILE")
 	}
 	start := time.Now()
 	c, err := capture.Open(capture.Options{ReplayFile: args[0]})

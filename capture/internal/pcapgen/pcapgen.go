@@ -2,7 +2,8 @@
 // Ethernet frames carrying TCP and UDP over IPv4 and IPv6, spread over many
 // flows, with data packets longer than the snaplen (cut, as a capture with
 // snaplen 256 has them) and small acknowledgements. Spoof gives every packet
-// a random source address, as in a spoofed flood.
+// a random source address, as in a spoofed flood; Flood mixes a spoofed SYN
+// flood into the other traffic.
 package pcapgen
 
 import (
@@ -29,6 +30,11 @@ type Options struct {
 	// Spoof gives each packet a random IPv4 source: every packet is a new
 	// flow.
 	Spoof bool
+	// Flood is the share (0 to 1) of packets that are a spoofed SYN flood,
+	// as `hping3 -S --flood --rand-source` sends it: a 54-byte TCP SYN from
+	// a random IPv4 source and port to 198.19.0.1:80, each one a new flow.
+	// The other packets are the Flows.
+	Flood float64
 	// PPS spaces the timestamps (default 100,000 packets per second).
 	PPS int
 	// Seed makes the output reproducible.
@@ -88,6 +94,9 @@ func NewGen(o Options) *Gen {
 // and its length on the wire.
 func (g *Gen) Next() (data []byte, wire int) {
 	r := g.rng
+	if g.o.Flood > 0 && r.Float64() < g.o.Flood {
+		return g.syn()
+	}
 	flow := r.IntN(g.o.Flows)
 	kind := flow % 20 // 14/20 TCPv4, 3/20 UDPv4, 2/20 TCPv6, 1/20 UDPv6
 	tcp := kind < 14 || kind == 17 || kind == 18
@@ -185,4 +194,32 @@ func (g *Gen) Next() (data []byte, wire int) {
 		b[i] = byte(i)
 	}
 	return b[:caplen], wire
+}
+
+// syn returns a spoofed SYN (see Options.Flood).
+func (g *Gen) syn() (data []byte, wire int) {
+	r := g.rng
+	b := g.buf[:54]
+	copy(b[0:6], []byte{0x02, 0, 0xc6, 0x13, 0, 1})
+	copy(b[6:12], []byte{0x02, 0, 0xc6, 0x13, 0, 2})
+	binary.BigEndian.PutUint16(b[12:14], 0x0800)
+	ip := b[14:34]
+	ip[0], ip[1] = 0x45, 0
+	binary.BigEndian.PutUint16(ip[2:4], 40)
+	binary.BigEndian.PutUint16(ip[4:6], uint16(r.Uint32()))
+	binary.BigEndian.PutUint16(ip[6:8], 0)
+	ip[8], ip[9] = 64, 6
+	ip[10], ip[11] = 0, 0
+	binary.BigEndian.PutUint32(ip[12:16], r.Uint32())
+	copy(ip[16:20], []byte{198, 19, 0, 1})
+	t := b[34:54]
+	binary.BigEndian.PutUint16(t[0:2], uint16(1024+r.IntN(64512)))
+	binary.BigEndian.PutUint16(t[2:4], 80)
+	binary.BigEndian.PutUint32(t[4:8], r.Uint32())
+	binary.BigEndian.PutUint32(t[8:12], 0)
+	t[12] = 5 << 4
+	t[13] = 0x02 // SYN
+	binary.BigEndian.PutUint16(t[14:16], 512)
+	t[16], t[17], t[18], t[19] = 0, 0, 0, 0
+	return b, 54
 }
