@@ -461,15 +461,19 @@ func (l *loop) filterChanged(pf *packetFilter) {
 }
 
 // emit sends the interval's batch, or keeps it for the next interval when
-// the channel is full.
+// the channel is full. While the consumer is behind, no batch is built only to
+// be merged: the flow table (or the kernel's counters) and the packet ring go
+// on summing, and the batch that finds room spans every interval since the
+// one still waiting.
 func (l *loop) emit(start, end time.Time) {
-	if l.pending != nil && len(l.out) == cap(l.out) {
-		// The consumer is still behind (this loop is the only sender, so the
-		// send would fail): fold the deltas into the pending batch and leave
-		// the packet ring raw. Summaries are the costly part, and most of a
-		// ring drained now would be dropped by the merge anyway.
-		l.pending = l.buildBatch(start, end, false)
-		return
+	if p := l.pending; p != nil {
+		select {
+		case l.out <- p:
+			l.pending = nil
+			start = p.End // what the table holds began there
+		default:
+			return
+		}
 	}
 	b := l.build(start, end)
 	select {
