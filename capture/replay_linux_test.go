@@ -296,6 +296,63 @@ func TestReplayCoalesces(t *testing.T) {
 	}
 }
 
+// TestReplayLateReader: a consumer that reads one batch and then lets several intervals
+// pass while the channel (room for one) is full gets every packet and byte exactly once:
+// the coalesced batches follow each other with no gap and no overlap (each starts where
+// the one before ended), their flows sum to those of a run whose consumer keeps up, and
+// the last batch reaches the consumer.
+func TestReplayLateReader(t *testing.T) {
+	file := filepath.Join(pcapDir, "mixed-vlan.pcap") // 576 packets over 11.7 s
+	opts := Options{ReplayFile: file, Interval: 100 * time.Millisecond}
+	want := replay(t, opts, nil)
+	opts.Speed = 50 // an interval every 2 ms
+	c, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out := make(chan *Batch, 1)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background(), out) }()
+	got := &runResult{flows: map[FlowKey]FlowDelta{}}
+	late := func() {
+		for {
+			select {
+			case b := <-out:
+				got.add(b)
+				time.Sleep(7 * time.Millisecond) // three or four intervals
+			case got.err = <-done:
+				return
+			}
+		}
+	}
+	late()
+	for len(out) > 0 {
+		got.add(<-out)
+	}
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if len(got.batches) >= len(want.batches) {
+		t.Errorf("%d batches to a late reader, %d to one that keeps up: nothing coalesced", len(got.batches), len(want.batches))
+	}
+	for i := 1; i < len(got.batches); i++ {
+		if p, b := got.batches[i-1], got.batches[i]; !b.Start.Equal(p.End) {
+			t.Errorf("batch %d spans %v to %v, the one before ended at %v", i, b.Start, b.End, p.End)
+		}
+	}
+	if first, last := got.batches[0], got.batches[len(got.batches)-1]; !first.Start.Equal(want.batches[0].Start) || !last.End.Equal(want.batches[len(want.batches)-1].End) {
+		t.Errorf("late reader's batches span %v to %v, want %v to %v", first.Start, last.End, want.batches[0].Start, want.batches[len(want.batches)-1].End)
+	}
+	if d := capturetest.Diff(convsOf(want.flows), convsOf(got.flows)); len(d) > 0 {
+		t.Errorf("late reader's flows differ:\n%s", strings.Join(d, "\n"))
+	}
+	if got.packets() != want.packets() || got.other != want.other {
+		t.Errorf("late reader got %d packets (other %+v), want %d (other %+v)", got.packets(), got.other, want.packets(), want.other)
+	}
+	t.Logf("%d batches to the late reader, %d to one that keeps up; %d packets", len(got.batches), len(want.batches), got.packets())
+}
+
 // TestReplayGap: a file silent for ten hours between two packets is sent as
 // a few batches, not 36,000, and both packets are accounted.
 func TestReplayGap(t *testing.T) {
