@@ -222,10 +222,10 @@ func TestSpoofedFloodStateBounded(t *testing.T) {
 			ps := e.rules[detfuzzRuleIndex(e, RulePortScan)].Detector.(*portScan)
 			bf := e.rules[detfuzzRuleIndex(e, RuleBruteForce)].Detector.(*bruteForce)
 			t.Logf("%d sources in 120 intervals: port_scan holds %d pairs (cap %d; %d attempts of new pairs dropped), brute_force %d (cap %d)",
-				sources, len(ps.pairs), maxScanPairs, ps.dropped, len(bf.pairs), maxBruteKeys)
-			if len(ps.pairs) != maxScanPairs || len(bf.pairs) != maxBruteKeys {
+				sources, ps.pairs.len(), maxScanPairs, ps.dropped, bf.pairs.len(), maxBruteKeys)
+			if ps.pairs.len() != maxScanPairs || bf.pairs.len() != maxBruteKeys {
 				t.Errorf("port_scan holds %d pairs, brute_force %d: want both tables full (%d, %d): did the flood reach them?",
-					len(ps.pairs), len(bf.pairs), maxScanPairs, maxBruteKeys)
+					ps.pairs.len(), bf.pairs.len(), maxScanPairs, maxBruteKeys)
 			}
 			want := map[string]int{"syn_flood/kernel": 1}
 			for _, p := range ports {
