@@ -192,9 +192,12 @@ func TestHistoryClockSteps(t *testing.T) {
 	}
 	defer smp.Close()
 	st := monitor.New(monitor.Options{})
-	mono := time.Date(2026, 12, 6, 10, 0, 0, 0, time.Local) // the sampler's clock
-	var offset time.Duration                                // the wall clock's step
-	var counted []uint64                                    // bytes per interval, in real order
+	// the sampler's clock: six hours ago, on the hour, so that the whole run is inside the
+	// report's default window (the last 24 h of 5-minute buckets) whenever the test runs
+	start := time.Now().Truncate(time.Hour).Add(-6 * time.Hour).In(time.Local)
+	mono := start
+	var offset time.Duration // the wall clock's step
+	var counted []uint64     // bytes per interval, in real order
 	tick := func(add uint64) {
 		cur += add
 		p.dev(map[string]uint64{iface: cur})
@@ -258,8 +261,8 @@ func TestHistoryClockSteps(t *testing.T) {
 	}
 	t.Logf("gaps: %+v", rep.Gaps)
 	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
-	from := time.Date(2026, 12, 6, 11, 10, 10, 0, time.Local)
+	from := start.Add(70*time.Minute + 10*time.Second) // the first interval after the step forward
 	if len(rep.Gaps) != 1 || !at(rep.Gaps[0].Start).Equal(from) || !at(rep.Gaps[0].End).Equal(from.Add(time.Hour)) {
-		t.Errorf("gaps %+v, want the hour skipped by the step forward, 11:10 to 12:10", rep.Gaps)
+		t.Errorf("gaps %+v, want the hour skipped by the step forward, %s to %s", rep.Gaps, from, from.Add(time.Hour))
 	}
 }
