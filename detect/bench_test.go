@@ -127,9 +127,11 @@ var detfuzzBenchBaselines = detfuzzBaselines{{ok: true, b: monitor.Baseline{Medi
 func BenchmarkEvalSpoofedFlood(b *testing.B) { benchSpoofedFlood(b, detfuzzRules(0)) }
 
 // BenchmarkEvalSpoofedFloodRule is BenchmarkEvalSpoofedFlood with one rule on at a time:
-// where the pass's time goes (every rule shares the facts built once an interval).
+// where the pass's time goes (every rule shares the facts built once an interval). Only the
+// rules that read the flow facts: a rule that costs microseconds makes b.N so large that
+// building its views (timer stopped) takes hours.
 func BenchmarkEvalSpoofedFloodRule(b *testing.B) {
-	for _, name := range []string{RuleThreshold, RuleSynFlood, RulePortScan, RuleBruteForce, RuleConnSurge, RuleReverseShell, RuleNewListener, RuleErrorsDrops, RuleBaseline, RuleExfiltration} {
+	for _, name := range []string{RuleSynFlood, RulePortScan, RuleBruteForce, RuleExfiltration} {
 		b.Run(name, func(b *testing.B) {
 			rs := detfuzzRules(0)
 			for _, ru := range rs.Rules {
