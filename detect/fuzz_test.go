@@ -758,6 +758,7 @@ func (iv *detfuzzInterval) view(now, start time.Time, step time.Duration, budget
 		}
 	}
 	v.FlowFactsDropped = int(iv.FlowsDropped % (1 << 32))
+	v.FlowOverflowPackets = iv.FlowsDropped >> 8
 	for _, r := range iv.Remotes {
 		for i := range detfuzzRep(r.Rep) {
 			if !more() {

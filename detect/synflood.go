@@ -131,17 +131,19 @@ func (d *synFlood) Check(v *View, now time.Time, emit func(Finding)) {
 		if nsrc >= maxFloodSources {
 			srcs = fmt.Sprintf("at least %d", maxFloodSources)
 		}
-		// Past monitor.MaxFlowFacts the view holds no more flows: every count here is then a
-		// floor, and the evidence says so (and by how many flows).
+		// Past monitor.MaxFlowFacts the view holds no more flows, and past the capture's flow
+		// table their packets are in its overflow: every count here is then a floor, and the
+		// evidence says so (and by how much).
 		halfOpen := fmt.Sprint(vi.halfOpen)
-		if v.FlowFactsDropped > 0 {
+		capped := v.FlowFactsDropped > 0 || v.FlowOverflowPackets > 0
+		if capped {
 			halfOpen = "at least " + halfOpen
 		}
 		emit(Finding{Key: ap.String(), Firing: firing, Dst: ap.Addr(),
 			Summary: fmt.Sprintf("SYN flood on %s: %s half-open SYNs (%.0f/s) from %s sources", ap, halfOpen, rate, srcs),
 			Evidence: map[string]any{"target": ap.String(), "half_open": vi.halfOpen, "half_open_per_sec": rate, "syn_acked": vi.synAcked,
 				"sources": nsrc, "sources_capped": nsrc >= maxFloodSources,
-				"facts_capped": v.FlowFactsDropped > 0, "facts_dropped": v.FlowFactsDropped,
+				"facts_capped": capped, "facts_dropped": v.FlowFactsDropped, "overflow_packets": v.FlowOverflowPackets,
 				"top_source": addrText(top), "top_source_syns": topSyns, "source": "capture"}})
 	}
 	// The kernel's view: no capture needed.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/wiretop/wiretop/capture"
 )
 
 // TestDetectViewRemotes: the view's bytes per remote address are the sums of the interval's
@@ -47,5 +48,31 @@ func TestDetectViewRemotes(t *testing.T) {
 	}
 	if sum >= 5490 {
 		t.Errorf("remotes hold %d bytes, the overflow row's included", sum)
+	}
+}
+
+// TestDetectViewOverflowPackets: the packets of a batch's Overflow (flows that found the
+// capture's flow table full) are counted in the interval's view, two batches summed, and
+// the next interval starts from none.
+func TestDetectViewOverflowPackets(t *testing.T) {
+	st := liveState(Options{})
+	a := fk(pTCP, "198.18.61.1:80", "198.18.61.2:40000")
+	b1 := batchAt(0, fd(a, 100, 100))
+	b1.Overflow = capture.FlowDelta{RxBytes: 5400, RxPackets: 100, Flags: 0x02}
+	b2 := batchAt(0)
+	b2.Overflow = capture.FlowDelta{RxBytes: 540, RxPackets: 10, TxBytes: 58, TxPackets: 1}
+	st.ApplyBatch(b1)
+	st.ApplyBatch(b2)
+	closeWith(st, 1, 1e9)
+	var v DetectView
+	st.DetectView(&v)
+	if v.FlowOverflowPackets != 111 {
+		t.Errorf("FlowOverflowPackets %d, want 111 (100 + 10 + 1)", v.FlowOverflowPackets)
+	}
+	st.ApplyBatch(batchAt(1, fd(a, 100, 0)))
+	closeWith(st, 2, 1e9)
+	st.DetectView(&v)
+	if v.FlowOverflowPackets != 0 {
+		t.Errorf("an interval without overflow: FlowOverflowPackets %d, want 0", v.FlowOverflowPackets)
 	}
 }
