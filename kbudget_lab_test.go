@@ -149,6 +149,11 @@ func TestLabSynBudget(t *testing.T) {
 	if ev["target"] != victim {
 		t.Errorf("syn_flood target %v, want %s", ev["target"], victim)
 	}
+	// The aggregated SYNs count as half-open ones, without a source each.
+	agg, ok := ev["aggregated"].(float64)
+	if ho, _ := ev["half_open"].(float64); !ok || ho < agg+1 {
+		t.Errorf("syn_flood evidence half_open %v, aggregated %v: want the aggregated among the half-open", ev["half_open"], ev["aggregated"])
+	}
 	for _, a := range r.alerts {
 		if a["state"] == "firing" && (a["rule"] == "port_scan" || a["rule"] == "brute_force" || a["rule"] == "exfiltration") {
 			t.Errorf("the aggregate taken for something else: %v", a)
