@@ -92,7 +92,11 @@
 // address of its family with port 0 (the sources are not kept; the monitor
 // shows it as "*", as iftop shows an aggregated side), rx the SYNs, tx the
 // SYN-ACKs and RSTs, Flags and Handshake those of the interval (HsSynIn,
-// HsSynAckOut, HsRstOut). Totals still add up: every packet is in a flow's
+// HsSynAckOut, HsRstOut). An ACK towards a victim that starts an entry (the
+// client's last handshake packet of a connection whose SYN was counted there)
+// is counted for the victim too, and FlowDelta.FlowsAcked says how many of the
+// row's flows completed their handshake: syn_flood does not count those as
+// half-open. Totals still add up: every packet is in a flow's
 // delta, an aggregate or the overflow. A real connection that opens while the
 // budget is spent has its SYN and SYN-ACK in the aggregate and its packets from
 // the first ACK on in a row of its own, without the handshake facts of its SYN

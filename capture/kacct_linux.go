@@ -67,7 +67,7 @@ type kvval struct {
 	OutPackets, OutBytes uint64 // SYN-ACKs and RSTs from it
 	First, Last          uint64 // CLOCK_MONOTONIC nanoseconds
 	Syns, Synacks, Rsts  uint32
-	_                    uint32
+	Acks                 uint32 // ACKs towards the victim that started an entry: completed handshakes
 }
 
 // kvprev is what user space keeps about one victim entry: its sums as of the last read.
@@ -383,6 +383,7 @@ func (k *kacct) victim(key *kvkey, v []kvval, flows *[]FlowDelta) {
 		sum.Syns += c.Syns
 		sum.Synacks += c.Synacks
 		sum.Rsts += c.Rsts
+		sum.Acks += c.Acks
 		if c.First != 0 && (sum.First == 0 || c.First < sum.First) {
 			sum.First = c.First
 		}
@@ -404,11 +405,19 @@ func (k *kacct) victim(key *kvkey, v []kvval, flows *[]FlowDelta) {
 		TxPackets: sum.OutPackets - prev.OutPackets, TxBytes: sum.OutBytes - prev.OutBytes,
 		First: time.Unix(0, int64(sum.First)), Last: time.Unix(0, int64(sum.Last)),
 	}
+	acks := uint64(sum.Acks - prev.Acks)
+	if sum.Acks < prev.Acks {
+		acks = uint64(sum.Acks)
+	}
 	if d.Packets() == 0 {
+		// Only completions (their packets are in the flows they started): kept for the
+		// next row of the victim, so that they are not lost.
+		p.sum.Acks = prev.Acks
 		return
 	}
 	syns, synacks, rsts := uint64(sum.Syns-prev.Syns), uint64(sum.Synacks-prev.Synacks), uint64(sum.Rsts-prev.Rsts)
 	d.Flows = max(syns, synacks+rsts, 1)
+	d.FlowsAcked = min(acks, d.Flows)
 	if syns > 0 {
 		d.Flags |= tcpSYN
 		d.Handshake |= HsSynIn

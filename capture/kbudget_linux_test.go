@@ -79,7 +79,8 @@ func flowEntries(t *testing.T, k *kacct) int {
 // local port that answers every SYN with a SYN-ACK. Per interval the program creates at most
 // its budget of new entries (per CPU); the SYNs of new flows beyond it, and the SYN-ACKs that
 // answer them, are one aggregate row towards the victim (Remote 0.0.0.0:0, Flows the SYNs
-// aggregated, rx the SYNs, tx the SYN-ACKs), and flows, aggregate and overflow add up to
+// aggregated, rx the SYNs, tx the SYN-ACKs, FlowsAcked the handshakes that half the clients
+// complete, whose ACKs start rows of their own), and flows, aggregate and overflow add up to
 // every packet sent. A known flow, a UDP flow and a SYN-ACK of a SYN that has its entry are
 // counted as before, beyond the budget too. The quiet twin is TestKernelSynBudgetQuiet.
 func TestKernelSynBudget(t *testing.T) {
@@ -118,6 +119,10 @@ func TestKernelSynBudget(t *testing.T) {
 			run(tcpFrame(s, victim, sp, 80, tcpSYN))
 			run(tcpFrame(victim, s, 80, sp, tcpSYN|tcpACK)) // the victim answers every one
 			sent += 2
+			if i%2 == 0 { // and half the clients complete the handshake
+				run(tcpFrame(s, victim, sp, 80, tcpACK))
+				sent++
+			}
 			if i%100 == 0 {
 				run(known)
 				sent++
@@ -132,17 +137,13 @@ func TestKernelSynBudget(t *testing.T) {
 		}())
 		sent++
 		created := flowEntries(t, k) - before
-		// Beyond the budget: the SYN-ACK of the last SYN that had its entry, and the UDP flow.
-		if created > budget+2 {
-			t.Errorf("interval %d: %d new entries in the flow map, budget %d (+2)", ivl, created, budget)
-		}
 		flows, o, _, err := k.read(ls, time.Hour, nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		over += o.Packets()
 		var agg []FlowDelta
-		var rows, udp int
+		var rows, acked, udp int
 		var knownP uint64
 		for _, d := range flows {
 			sum += d.Packets()
@@ -153,9 +154,16 @@ func TestKernelSynBudget(t *testing.T) {
 				udp++
 			case d.Key.Local.Port() == 22:
 				knownP = d.Packets()
+			case d.Handshake&HsSynIn == 0:
+				acked++ // the ACK of a handshake counted in the aggregate: a row of its own
 			default:
 				rows++
 			}
+		}
+		// Beyond the budget: the SYN-ACK of the last SYN that had its entry, the UDP flow and
+		// the ACKs that complete handshakes (no handshake packets: entries as before).
+		if created > budget+2+acked {
+			t.Errorf("interval %d: %d new entries in the flow map, budget %d (+2, +%d ACKs)", ivl, created, budget, acked)
 		}
 		if len(agg) != 1 {
 			t.Fatalf("interval %d: %d aggregate rows, want 1: %+v", ivl, len(agg), agg)
@@ -168,6 +176,9 @@ func TestKernelSynBudget(t *testing.T) {
 		// Each SYN has a row or is in the aggregate, and so has its SYN-ACK.
 		if a.Flows != a.RxPackets || a.RxPackets != a.TxPackets || a.RxPackets+uint64(rows) != uint64(n) {
 			t.Errorf("interval %d: aggregate %d flows, %d SYNs in, %d SYN-ACKs out; %d SYNs with a row; sent %d", ivl, a.Flows, a.RxPackets, a.TxPackets, rows, n)
+		}
+		if want := uint64(acked); a.FlowsAcked != want || want == 0 || want > a.Flows/2+1 {
+			t.Errorf("interval %d: aggregate says %d handshakes completed, %d ACK rows", ivl, a.FlowsAcked, acked)
 		}
 		if a.Flags != tcpSYN|tcpACK || a.Handshake != HsSynIn|HsSynAckOut || a.RxBytes != 54*a.RxPackets {
 			t.Errorf("aggregate flags %#x handshake %#x bytes %d", a.Flags, a.Handshake, a.RxBytes)
@@ -183,7 +194,7 @@ func TestKernelSynBudget(t *testing.T) {
 		if knownP != want || udp != 1 {
 			t.Errorf("interval %d: the known flow %d packets (sent %d), %d UDP rows (want 1)", ivl, knownP, want, udp)
 		}
-		t.Logf("interval %d: %d SYNs: %d rows, %d aggregated; %d new entries (budget %d)", ivl, n, rows, a.Flows, created, budget)
+		t.Logf("interval %d: %d SYNs: %d rows, %d aggregated (%d completed); %d new entries (budget %d)", ivl, n, rows, a.Flows, a.FlowsAcked, created, budget)
 	}
 	if sum+over != sent {
 		t.Fatalf("flows %d + overflow %d = %d packets, sent %d", sum, over, sum+over, sent)
@@ -260,6 +271,20 @@ func TestKacctVictimDelta(t *testing.T) {
 	}
 	if d = read(cpu(110, 45, 110, 40, 5), cpu(50, 0, 50, 0, 0)); len(d) != 0 {
 		t.Fatalf("no growth, yet %+v", d)
+	}
+	// Completions arrive in an interval without SYNs: kept for the next row, which says them.
+	if d = read(cpu(110, 45, 110, 40, 5), cpu(50, 0, 50, 0, 0)); len(d) != 0 {
+		t.Fatalf("no growth, yet %+v", d)
+	}
+	c := cpu(110, 45, 110, 40, 5)
+	c.Acks = 7
+	if d = read(c, cpu(50, 0, 50, 0, 0)); len(d) != 0 {
+		t.Fatalf("only completions, yet %+v", d)
+	}
+	c = cpu(120, 45, 120, 40, 5)
+	c.Acks = 9
+	if d = read(c, cpu(50, 0, 50, 0, 0)); len(d) != 1 || d[0].Flows != 10 || d[0].FlowsAcked != 9 {
+		t.Fatalf("completions: %+v, want 10 flows, 9 acked", d)
 	}
 	// The LRU evicted and re-created the entry: its counters are smaller, all of them new.
 	if d = read(cpu(3, 0, 3, 0, 0)); len(d) != 1 || d[0].RxPackets != 3 || d[0].Flows != 3 {

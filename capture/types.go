@@ -169,6 +169,10 @@ type FlowDelta struct {
 	// the kernel path counted per victim instead of one row each, under a SYN flood. 0 for
 	// an ordinary flow, which is one flow; FlowCount says how many in both cases.
 	Flows uint64
+	// FlowsAcked is, of an aggregate row's Flows, how many handshakes the client completed:
+	// ACKs towards the victim that started a flow of their own (its packets are in that
+	// flow, not here). The others are half-open, as far as the capture can tell.
+	FlowsAcked uint64
 }
 
 // FlowCount returns the number of flows the delta stands for: Flows for an aggregate row,
@@ -193,6 +197,7 @@ func (d *FlowDelta) add(o *FlowDelta) {
 	d.Flags |= o.Flags
 	d.Handshake |= o.Handshake
 	d.Flows += o.Flows // aggregate rows of two intervals: their flows are not the same
+	d.FlowsAcked += o.FlowsAcked
 	if d.First.IsZero() || (!o.First.IsZero() && o.First.Before(d.First)) {
 		d.First = o.First
 	}

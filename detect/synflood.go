@@ -102,6 +102,13 @@ func (d *synFlood) Check(v *View, now time.Time, emit func(Finding)) {
 			lastAddr, lastPort = fi.local, fi.localPort
 		}
 		n := int(v.Flows[i].FlowCount())
+		if f := &v.Flows[i]; f.Flows > 0 {
+			// An aggregate row: its completed handshakes are not half-open.
+			n = int(f.Flows - min(f.FlowsAcked, f.Flows))
+			if n == 0 {
+				continue
+			}
+		}
 		vi.halfOpen += n
 		if fi.kind&kindSynAcked != 0 {
 			vi.synAcked += n

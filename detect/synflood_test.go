@@ -47,13 +47,15 @@ func TestSynFloodFactsCapped(t *testing.T) {
 // TestSynFloodAggregated: the capture's kernel path gave 40 sources a row each and counted
 // the rest of the flood's SYNs in one aggregate row for the victim (FlowFact.Flows 5,000):
 // syn_flood counts the row's flows, not one, and says how many were aggregated. Twin: the
-// same aggregate with 20 flows, under min_half_open, stays quiet, as 20 sources would.
+// same aggregate with 20 flows, under min_half_open, stays quiet, as 20 sources would; and
+// so does a burst of 5,000 real connections beyond the budget, whose handshakes the clients
+// completed (FlowsAcked: their ACKs started rows of their own).
 func TestSynFloodAggregated(t *testing.T) {
 	victim := netip.AddrPortFrom(mustAddr("198.18.206.2"), 8099)
 	for _, tc := range []struct {
-		aggregated int
-		fire       bool
-	}{{5000, true}, {20, false}} {
+		aggregated, acked int
+		fire              bool
+	}{{5000, 0, true}, {20, 0, false}, {5000, 5000, false}} {
 		var flows []monitor.FlowFact
 		n := 40
 		if !tc.fire {
@@ -66,7 +68,7 @@ func TestSynFloodAggregated(t *testing.T) {
 		}
 		flows = append(flows, monitor.FlowFact{Key: capture.FlowKey{Proto: 6, Local: victim, Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0)},
 			Handshake: capture.HsSynIn | capture.HsSynAckOut, Flags: 0x12, RxBytes: 54 * uint64(tc.aggregated), TxBytes: 58 * uint64(tc.aggregated),
-			Flows: uint64(tc.aggregated)})
+			Flows: uint64(tc.aggregated), FlowsAcked: uint64(tc.acked)})
 		e := New(&RuleSet{Rules: []*Rule{
 			{Name: RuleSynFlood, Severity: Critical, Enabled: true, Attack: true, Detector: newSynFlood()},
 			{Name: RulePortScan, Severity: Warning, Enabled: true, Attack: true, Detector: newPortScan()},
@@ -75,7 +77,7 @@ func TestSynFloodAggregated(t *testing.T) {
 		alerts := e.Eval(&View{Time: now, Elapsed: time.Second, Capture: true, Flows: flows}, now)
 		if !tc.fire {
 			if len(alerts) != 0 {
-				t.Errorf("%d aggregated: alerts %v", tc.aggregated, alerts)
+				t.Errorf("%d aggregated, %d acked: alerts %v", tc.aggregated, tc.acked, alerts)
 			}
 			continue
 		}

@@ -29,10 +29,11 @@ type FlowFact struct {
 	// Flows is the number of flows the fact stands for when it is an aggregate row
 	// (capture.FlowDelta.Flows: a victim's SYNs from sources not given a row each); 0 for
 	// one flow. FlowCount says how many in both cases.
-	Flows  uint64
-	PID    int    // the local process, 0 when unknown
-	Comm   string // its comm
-	talker *talker
+	Flows      uint64
+	FlowsAcked uint64 // of Flows, the handshakes completed (capture.FlowDelta.FlowsAcked)
+	PID        int    // the local process, 0 when unknown
+	Comm       string // its comm
+	talker     *talker
 }
 
 // FlowCount returns the number of flows the fact stands for: Flows for an aggregate row, 1
@@ -124,7 +125,7 @@ func (st *State) noteFact(d *capture.FlowDelta, t *talker) {
 		return
 	}
 	ff := FlowFact{Key: d.Key, Handshake: d.Handshake, Flags: d.Flags, RxBytes: d.RxBytes, TxBytes: d.TxBytes,
-		First: d.First, Last: d.Last, Flows: d.Flows, talker: t}
+		First: d.First, Last: d.Last, Flows: d.Flows, FlowsAcked: d.FlowsAcked, talker: t}
 	if t != nil && t != st.overflow {
 		ff.RxTotal, ff.TxTotal = t.RxTotal, t.TxTotal
 	}

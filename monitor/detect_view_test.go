@@ -64,15 +64,17 @@ func TestAggregateRow(t *testing.T) {
 	}
 	plain := syns(one, 1)
 	plain.Flows = 0
-	st.ApplyBatch(batchAt(0, syns(agg, 5000), plain))
+	first := syns(agg, 5000)
+	first.FlowsAcked = 40
+	st.ApplyBatch(batchAt(0, first, plain))
 	closeWith(st, 1, 1e9)
 	var v DetectView
 	st.DetectView(&v)
 	var counts []uint64
 	for i := range v.Flows {
 		counts = append(counts, v.Flows[i].FlowCount())
-		if v.Flows[i].Key == agg && v.Flows[i].Flows != 5000 {
-			t.Errorf("the aggregate's fact says %d flows, want 5000", v.Flows[i].Flows)
+		if v.Flows[i].Key == agg && (v.Flows[i].Flows != 5000 || v.Flows[i].FlowsAcked != 40) {
+			t.Errorf("the aggregate's fact says %d flows, %d completed; want 5000, 40", v.Flows[i].Flows, v.Flows[i].FlowsAcked)
 		}
 	}
 	if len(counts) != 2 || counts[0]+counts[1] != 5001 {

@@ -124,7 +124,8 @@ struct vval {
 	__u32 syns;    /* bare SYNs: the flows they stand for */
 	__u32 synacks; /* SYN-ACKs among out_packets */
 	__u32 rsts;    /* RSTs among out_packets */
-	__u32 pad;
+	__u32 acks;    /* ACKs towards the victim that started an entry: handshakes
+	                * completed after their SYN was counted here */
 };
 
 struct {
@@ -478,6 +479,24 @@ static __always_inline int over_budget(struct pkt *p, __u64 wire, __u64 now)
 	return 1;
 }
 
+/* completed counts, for a victim that has an entry, an ACK towards it that
+ * starts a new flow entry: the client's last handshake packet of a connection
+ * whose SYN (and SYN-ACK) were counted in victims, or a packet of a flow whose
+ * entry was evicted. User space tells completed handshakes from half-open ones
+ * with it. */
+static __always_inline void completed(struct pkt *p)
+{
+	struct vkey vk;
+	__builtin_memset(&vk, 0, sizeof(vk));
+	__builtin_memcpy(vk.addr, p->k.dst, 16);
+	vk.port = p->k.dport;
+	vk.proto = p->k.proto;
+	vk.is4 = p->k.is4;
+	struct vval *vv = bpf_map_lookup_elem(&victims, &vk);
+	if (vv)
+		vv->acks++;
+}
+
 static __always_inline void account(struct __sk_buff *skb)
 {
 	__u32 zero = 0;
@@ -525,6 +544,8 @@ static __always_inline void account(struct __sk_buff *skb)
 		}
 		if (c && c->budget && nf->n >= c->budget && p.k.proto == P_TCP && over_budget(&p, wire, now))
 			return;
+		if (p.k.proto == P_TCP && (p.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_ACK)
+			completed(&p);
 		nf->n++;
 		struct fval nv;
 		__builtin_memset(&nv, 0, sizeof(nv));
