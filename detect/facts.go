@@ -73,6 +73,9 @@ func (fs *facts) build(v *View) {
 				fi.kind |= kindSynAcked
 			}
 		}
+		if f.Flows > 0 {
+			continue // an aggregate row (capture.FlowDelta.Flows): its remote is no source
+		}
 		if ok, out, _ := failed(f); ok {
 			fi.kind |= kindFailedIn
 			if out {

@@ -47,6 +47,7 @@ func (d *synFlood) params() []param {
 
 type victim struct {
 	halfOpen, synAcked int
+	aggregated         int                     // half-open flows of aggregate rows (FlowFact.Flows): no source each
 	sources            *table[netip.Addr, int] // SYNs per source, at most maxFloodSources sources
 }
 
@@ -100,9 +101,21 @@ func (d *synFlood) Check(v *View, now time.Time, emit func(Finding)) {
 			}
 			lastAddr, lastPort = fi.local, fi.localPort
 		}
-		vi.halfOpen++
+		n := int(v.Flows[i].FlowCount())
+		if f := &v.Flows[i]; f.Flows > 0 {
+			// An aggregate row: its completed handshakes are not half-open.
+			n = int(f.Flows - min(f.FlowsAcked, f.Flows))
+			if n == 0 {
+				continue
+			}
+		}
+		vi.halfOpen += n
 		if fi.kind&kindSynAcked != 0 {
-			vi.synAcked++
+			vi.synAcked += n
+		}
+		if v.Flows[i].Flows > 0 {
+			vi.aggregated += n // the sources were not kept
+			continue
 		}
 		if vi.sources.cannotAdd(fi.remote) {
 			continue // a source beyond maxFloodSources
@@ -139,10 +152,16 @@ func (d *synFlood) Check(v *View, now time.Time, emit func(Finding)) {
 		if capped {
 			halfOpen = "at least " + halfOpen
 		}
+		// The capture's kernel path counts the SYNs of new flows beyond its budget per victim
+		// (aggregated): their sources were not kept, each SYN is counted as one.
+		summary := fmt.Sprintf("SYN flood on %s: %s half-open SYNs (%.0f/s) from %s sources", ap, halfOpen, rate, srcs)
+		if vi.aggregated > 0 {
+			summary += fmt.Sprintf(" and %d aggregated SYNs", vi.aggregated)
+		}
 		emit(Finding{Key: ap.String(), Firing: firing, Dst: ap.Addr(),
-			Summary: fmt.Sprintf("SYN flood on %s: %s half-open SYNs (%.0f/s) from %s sources", ap, halfOpen, rate, srcs),
+			Summary: summary,
 			Evidence: map[string]any{"target": ap.String(), "half_open": vi.halfOpen, "half_open_per_sec": rate, "syn_acked": vi.synAcked,
-				"sources": nsrc, "sources_capped": nsrc >= maxFloodSources,
+				"sources": nsrc, "sources_capped": nsrc >= maxFloodSources, "aggregated": vi.aggregated,
 				"facts_capped": capped, "facts_dropped": v.FlowFactsDropped, "overflow_packets": v.FlowOverflowPackets,
 				"top_source": addrText(top), "top_source_syns": topSyns, "source": "capture"}})
 	}

@@ -26,10 +26,19 @@ type FlowFact struct {
 	TxTotal   uint64 // bytes from Key.Local over the flow's life so far (before this interval)
 	First     time.Time
 	Last      time.Time
-	PID       int    // the local process, 0 when unknown
-	Comm      string // its comm
-	talker    *talker
+	// Flows is the number of flows the fact stands for when it is an aggregate row
+	// (capture.FlowDelta.Flows: a victim's SYNs from sources not given a row each); 0 for
+	// one flow. FlowCount says how many in both cases.
+	Flows      uint64
+	FlowsAcked uint64 // of Flows, the handshakes completed (capture.FlowDelta.FlowsAcked)
+	PID        int    // the local process, 0 when unknown
+	Comm       string // its comm
+	talker     *talker
 }
+
+// FlowCount returns the number of flows the fact stands for: Flows for an aggregate row, 1
+// otherwise.
+func (f *FlowFact) FlowCount() uint64 { return max(f.Flows, 1) }
 
 // Listener is a listening socket (TCP LISTEN, or an unconnected UDP socket bound to a port).
 type Listener struct {
@@ -115,7 +124,7 @@ func (st *State) noteFact(d *capture.FlowDelta, t *talker) {
 		return
 	}
 	ff := FlowFact{Key: d.Key, Handshake: d.Handshake, Flags: d.Flags, RxBytes: d.RxBytes, TxBytes: d.TxBytes,
-		First: d.First, Last: d.Last, talker: t}
+		First: d.First, Last: d.Last, Flows: d.Flows, FlowsAcked: d.FlowsAcked, talker: t}
 	if t != nil && t != st.overflow {
 		ff.RxTotal, ff.TxTotal = t.RxTotal, t.TxTotal
 	}
@@ -193,7 +202,7 @@ func (st *State) remoteView(v *DetectView) {
 	}
 	clear(st.remoteIdx)
 	for _, t := range st.prevTouched {
-		if t == st.overflow || t.RxBytes+t.TxBytes == 0 {
+		if t == st.overflow || t.Aggregate || t.RxBytes+t.TxBytes == 0 { // an aggregate's remote is no address
 			continue
 		}
 		a := t.Key.Remote.Addr()

@@ -18,6 +18,13 @@
 # frames the monitor saw, kernel drops and peak RSS (VmHWM). Ratios to tcpdump are of the same
 # run. docs/bench-capture.md holds the figures.
 #
+#   scripts/bench-capture-live.sh syn [SECONDS] [RUNS]   (root, hping3)
+#
+# the same measurements under a spoofed SYN flood: `hping3 -S --flood --rand-source -p 80`
+# from the namespace towards an address the host drops (every packet a new flow; about
+# 250,000 frames/s here), instead of udpflood's one flow. The frames sent are the peer's
+# tx_packets.
+#
 #   scripts/bench-capture-live.sh lo [SECONDS] [RUNS]
 #
 # the earlier loopback bench: iperf3 floods 127.0.0.1 with 64-byte UDP datagrams while
@@ -86,13 +93,22 @@ if [ "${1:-}" = lo ]; then
 	exit 0
 fi
 
+MODE=udp
+if [ "${1:-}" = syn ]; then
+	MODE=syn
+	shift
+	command -v hping3 >/dev/null || { echo "bench-capture-live: hping3 not found (scripts/deps.sh)" >&2; exit 1; }
+fi
 SECONDS_RUN=${1:-6}
 RUNS=${2:-3}
 shift 2 2>/dev/null || shift $#
 RATES=("$@")
 [ ${#RATES[@]} -gt 0 ] || RATES=(400000 0)
+[ "$MODE" = syn ] && RATES=(syn)
 go build -o "$WORK/udpflood" ./capture/internal/udpflood
 
+# the lab subnet (a /24 of 198.18.0.0/15): BENCH_NET=198.18.212 when another bench uses the default
+NET=${BENCH_NET:-198.18.182}
 id=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 NS="wtbench-$id"
 VETH="wtb${id}h"
@@ -102,11 +118,32 @@ ip link add "$VETH" type veth peer name "$PEER" netns "$NS"
 sysctl -qw "net.ipv6.conf.$VETH.disable_ipv6=1"
 ip netns exec "$NS" sysctl -qw "net.ipv6.conf.$PEER.disable_ipv6=1"
 sysctl -qw "net.ipv4.conf.$VETH.forwarding=0"
-ip addr add 198.18.182.1/24 dev "$VETH"
+ip addr add "$NET.1/24" dev "$VETH"
 ip link set "$VETH" up
-ip -n "$NS" addr add 198.18.182.2/24 dev "$PEER"
+ip -n "$NS" addr add "$NET.2/24" dev "$PEER"
 ip -n "$NS" link set "$PEER" up
 HMAC=$(cat "/sys/class/net/$VETH/address")
+# hping3 sends through the namespace's stack: the address the host drops needs a neighbour.
+ip -n "$NS" neigh replace "$NET.250" lladdr "$HMAC" dev "$PEER" nud permanent
+
+# traffic RATE: floods for SECONDS_RUN from the namespace; prints udpflood's line ("N frames
+# in S s: R frames/s, C s of CPU"). RATE syn: hping3's spoofed SYN flood.
+traffic() {
+	if [ "$1" != syn ]; then
+		ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src "$NET.2" -dst "$NET.250" -dmac "$HMAC" -rate "$1" -t "$SECONDS_RUN"
+		return
+	fi
+	local tx0 tx1 s0 s1
+	tx0=$(ip netns exec "$NS" cat "/sys/class/net/$PEER/statistics/tx_packets")
+	s0=$(date +%s.%N)
+	ip netns exec "$NS" /usr/bin/time -o "$WORK/hping.time" -f "%U %S" \
+		timeout -s INT "$SECONDS_RUN" hping3 -q -S -p 80 --flood --rand-source "$NET.250" >/dev/null 2>&1 || true
+	s1=$(date +%s.%N)
+	tx1=$(ip netns exec "$NS" cat "/sys/class/net/$PEER/statistics/tx_packets")
+	awk -v n=$((tx1 - tx0)) -v a="$s0" -v b="$s1" -v f="$WORK/hping.time" 'BEGIN {
+		getline l < f; split(l, c, " "); el = b - a
+		printf "%d frames in %.2f s: %.0f frames/s, %.3f s of CPU\n", n, el, n / el, c[1] + c[2] }'
+}
 
 # kernel_seconds NAME: the CPU seconds spent in the capture's kernel hook on the packets'
 # path during NAME's flood, from perf's samples: the inclusive time (callees counted) of
@@ -120,7 +157,7 @@ kernel_seconds() {
 	local f="$WORK/$1.perf" total pct
 	[ -n "$PERF" ] && [ -f "$f" ] || { echo 0; return; }
 	total=$(perf report -i "$f" -n --stdio --sort comm -g none 2>/dev/null | awk '/%/ { s += $3 } END { print s + 0 }')
-	pct=$(perf report -i "$f" --children --stdio --sort symbol -g none --comms udpflood,ksoftirqd/0,ksoftirqd/1,ksoftirqd/2,ksoftirqd/3 2>/dev/null |
+	pct=$(perf report -i "$f" --children --stdio --sort symbol -g none --comms udpflood,hping3,ksoftirqd/0,ksoftirqd/1,ksoftirqd/2,ksoftirqd/3 2>/dev/null |
 		awk '$4 ~ /^(tpacket_rcv|packet_rcv|bpf_prog_[0-9a-f]+_flowacct)$/ { gsub("%", "", $1); s += $1 } END { print s + 0 }')
 	awk -v t="$total" -v p="$pct" -v hz="$PERF_HZ" 'BEGIN { print p / 100 * t / hz }'
 }
@@ -145,7 +182,13 @@ measure() {
 	k0=$(softirqd)
 	local perf=()
 	[ "$name" != none ] && [ -n "$PERF" ] && perf=(perf record -q -a -g -F "$PERF_HZ" -o "$WORK/$name.perf" --)
-	gen=$("${perf[@]}" ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src 198.18.182.2 -dst 198.18.182.250 -dmac "$HMAC" -rate "$rate" -t "$SECONDS_RUN")
+	if [ ${#perf[@]} -gt 0 ]; then
+		"${perf[@]}" sleep "$SECONDS_RUN" &
+		gen=$(traffic "$rate")
+		wait $!
+	else
+		gen=$(traffic "$rate")
+	fi
 	m1=$(machine)
 	k1=$(softirqd)
 	sent=$(awk '{print $1}' <<<"$gen")
@@ -180,7 +223,9 @@ progids() { bpftool prog show --json 2>/dev/null | jq -r '.[] | select(.name == 
 # progstats ID: "run_time_ns run_cnt" of that program, while kernel.bpf_stats_enabled is on
 progstats() { bpftool prog show id "$1" --json 2>/dev/null | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'; }
 
-echo "== $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); 60-byte UDP frames over a veth for $SECONDS_RUN s, $RUNS runs per rate"
+what="60-byte UDP frames"
+[ "$MODE" = syn ] && what="hping3 -S --flood --rand-source (54-byte SYNs, a new flow each)"
+echo "== $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); $what over a veth for $SECONDS_RUN s, $RUNS runs per rate"
 WT=("$WORK/wiretop" --headless --db '' -i "$VETH" --interval 1s --top 20)
 for rate in "${RATES[@]}"; do
 	label=$rate
@@ -240,7 +285,7 @@ for rate in "${RATES[@]}"; do
 		sleep 2.5
 		pid=$(progids | comm -13 "$WORK/ids0" - | head -1)
 		read -r t0 c0 < <(progstats "$pid")
-		ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src 198.18.182.2 -dst 198.18.182.250 -dmac "$HMAC" -rate "$rate" -t "$SECONDS_RUN" >/dev/null
+		traffic "$rate" >/dev/null
 		read -r t1 c1 < <(progstats "$pid")
 		kill -INT "$w"; wait "$w" || true
 		sysctl -qw kernel.bpf_stats_enabled="$old"
