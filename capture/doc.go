@@ -71,6 +71,38 @@
 // yet (the table is full), those packets are in Batch.Overflow, as rx: the
 // totals still add up. Stats.Received counts the packets the program saw.
 //
+// # Flows not worth a row
+//
+// Under a spoofed SYN flood (hping3 -S --flood --rand-source) every packet is
+// a new flow: an LRU insert in the kernel (about 940 ns a packet instead of
+// 200-240 for a known flow) and an entry that user space reads, orients and
+// deletes. The program therefore has a budget of new entries per interval: it
+// counts the entries each CPU creates in the interval's generation, and once a
+// CPU has created ctl.budget of them (FlowCap/8 over the CPUs: 4,096 a CPU for
+// the default cap on two CPUs, 8,192 an interval in all) a handshake packet of
+// a flow the map does not hold creates no entry: a bare TCP SYN (SYN without
+// ACK, RST or FIN) is counted for its victim, the destination address, port and
+// protocol, in a 1,024-entry LRU per-CPU map (packets, bytes, SYNs), and so is a
+// SYN-ACK or RST whose reverse direction has no entry either (the answer to a
+// SYN counted there), for its source. Every other packet is counted as before:
+// known flows, new flows that are not TCP handshakes, and SYNs under the budget.
+// Each read turns each victim whose counters grew into one aggregate row:
+// FlowDelta.Flows says how many flows it stands for (the SYNs; a retransmitted
+// SYN counts again), Key.Local is the victim, Key.Remote the unspecified
+// address of its family with port 0 (the sources are not kept; the monitor
+// shows it as "*", as iftop shows an aggregated side), rx the SYNs, tx the
+// SYN-ACKs and RSTs, Flags and Handshake those of the interval (HsSynIn,
+// HsSynAckOut, HsRstOut). An ACK towards a victim that starts an entry (the
+// client's last handshake packet of a connection whose SYN was counted there)
+// is counted for the victim too, and FlowDelta.FlowsAcked says how many of the
+// row's flows completed their handshake: syn_flood does not count those as
+// half-open. Totals still add up: every packet is in a flow's
+// delta, an aggregate or the overflow. A real connection that opens while the
+// budget is spent has its SYN and SYN-ACK in the aggregate and its packets from
+// the first ACK on in a row of its own, without the handshake facts of its SYN
+// (the detectors see no accepted connection for it). Batches hold at most
+// FlowCap flows plus the victims' rows.
+//
 // Packets still reach user space through libpcap for what needs them: the
 // packet view, the packet filter's matches and writing. The libpcap handle
 // is then opened as well, with a kernel filter that drops every packet while

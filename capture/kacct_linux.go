@@ -49,8 +49,39 @@ type ktotals struct {
 
 // kctl is struct ctl.
 type kctl struct {
-	Gen uint32
-	_   uint32
+	Gen    uint32
+	Budget uint32 // new flow entries a CPU may create per interval before SYNs are aggregated; 0: no budget
+}
+
+// kvkey is struct vkey: a SYN flood's victim, the endpoint its SYNs go to.
+type kvkey struct {
+	Addr  [16]byte
+	Port  uint16
+	Proto uint8
+	Is4   uint8
+}
+
+// kvval is struct vval: what one CPU counted for a victim since its entry was created.
+type kvval struct {
+	InPackets, InBytes   uint64 // bare SYNs towards the victim
+	OutPackets, OutBytes uint64 // SYN-ACKs and RSTs from it
+	First, Last          uint64 // CLOCK_MONOTONIC nanoseconds
+	Syns, Synacks, Rsts  uint32
+	Acks                 uint32 // ACKs towards the victim that started an entry: completed handshakes
+}
+
+// kvprev is what user space keeps about one victim entry: its sums as of the last read.
+type kvprev struct {
+	sum  kvval
+	seen uint64 // kacct.seq of the last read that found the entry
+}
+
+// kacctBudget is the default budget of new flow entries per interval, over all CPUs, as a
+// fraction of the map's flows: flowCap/8 (8,192 for the default cap), a CPU's share
+// flowCap/8/ncpu. An ordinary host opens far fewer flows a second (the quiet labs: tens to
+// hundreds); a spoofed SYN flood opens one per packet.
+func kacctBudget(flowCap, ncpu int) uint32 {
+	return uint32(max(flowCap/8/max(ncpu, 1), 1))
 }
 
 // kacctBatch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
@@ -87,8 +118,13 @@ type kacct struct {
 	unreach *ebpf.Map
 	totals  *ebpf.Map
 	ctl     *ebpf.Map
+	victims *ebpf.Map
 	links   []link.Link
 	ncpu    int
+	budget  uint32 // kctl.Budget: new entries per CPU and interval
+
+	vprev map[kvkey]*kvprev // the victims' sums as of the last read
+	vvals []kvval
 
 	gen uint32 // the interval generation the program writes TCP flags for
 	seq uint64 // reads so far
@@ -158,6 +194,7 @@ func loadKacct(flowCap int) (*kacct, error) {
 		Unreach *ebpf.Map     `ebpf:"unreach"`
 		Totals  *ebpf.Map     `ebpf:"totals"`
 		Ctl     *ebpf.Map     `ebpf:"ctl"`
+		Victims *ebpf.Map     `ebpf:"victims"`
 	}
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return nil, fmt.Errorf("load flow program: %w", kacctPerm(err))
@@ -167,10 +204,15 @@ func loadKacct(flowCap int) (*kacct, error) {
 		ncpu = 1
 	}
 	k := &kacct{
-		prog: objs.Prog, flows: objs.Flows, unreach: objs.Unreach, totals: objs.Totals, ctl: objs.Ctl,
-		ncpu: ncpu,
-		raw:  make(map[kkey]int32), agg: make(map[fkey]int32), flowCap: flowCap,
+		prog: objs.Prog, flows: objs.Flows, unreach: objs.Unreach, totals: objs.Totals, ctl: objs.Ctl, victims: objs.Victims,
+		ncpu: ncpu, budget: kacctBudget(flowCap, ncpu),
+		raw: make(map[kkey]int32), agg: make(map[fkey]int32), flowCap: flowCap,
 		keys: make([]kkey, kacctBatch), vals: make([]kval, kacctBatch*ncpu), tot: make([]ktotals, ncpu),
+		vprev: make(map[kvkey]*kvprev), vvals: make([]kvval, ncpu),
+	}
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.budget}, ebpf.UpdateAny); err != nil {
+		k.close()
+		return nil, fmt.Errorf("flow program: %w", err)
 	}
 	return k, nil
 }
@@ -196,7 +238,7 @@ func (k *kacct) detach() {
 func (k *kacct) close() {
 	k.detach()
 	k.closeOnce.Do(func() {
-		for _, c := range []interface{ Close() error }{k.prog, k.flows, k.unreach, k.totals, k.ctl} {
+		for _, c := range []interface{ Close() error }{k.prog, k.flows, k.unreach, k.totals, k.ctl, k.victims} {
 			if c != nil {
 				_ = c.Close()
 			}
@@ -244,7 +286,7 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 	k.gen++
 	// From here on the program writes TCP flags into the other slot: the slot of g holds
 	// the interval's flags, whatever arrives while we read.
-	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen}, ebpf.UpdateAny); err != nil {
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.budget}, ebpf.UpdateAny); err != nil {
 		return nil, overflow, other, fmt.Errorf("flow program: %w", err)
 	}
 	mono := monoNow()
@@ -253,6 +295,9 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 	slot := g & 1
 	flows = make([]FlowDelta, 0, k.nflows+k.nflows/4)
 	k.del = k.del[:0]
+	if err := k.readVictims(&flows); err != nil {
+		return nil, overflow, other, err
+	}
 	var cursor ebpf.MapBatchCursor
 	aborted := false
 	for {
@@ -302,6 +347,102 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 	k.emitted.Bytes += overflow.Bytes()
 	k.unaccounted(&t, &overflow)
 	return flows, overflow, other, nil
+}
+
+// readVictims appends a delta for each victim whose counters grew since the last read (at
+// most the victim map's 1,024 entries), and forgets the victims the kernel's LRU evicted.
+func (k *kacct) readVictims(flows *[]FlowDelta) error {
+	var key kvkey
+	it := k.victims.Iterate()
+	for it.Next(&key, &k.vvals) {
+		k.victim(&key, k.vvals, flows)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("flow program: read victims: %w", err)
+	}
+	for key, p := range k.vprev {
+		if p.seen != k.seq {
+			delete(k.vprev, key)
+		}
+	}
+	return nil
+}
+
+// victim turns one victim entry (its per-CPU values in v) into an aggregate row of flows:
+// Local the victim, Remote the unspecified address of its family with port 0, the bare
+// SYNs towards it as rx (Flows says how many: each stands for a flow not created), the
+// SYN-ACKs and RSTs that answered them as tx, flags and handshake facts of the interval.
+func (k *kacct) victim(key *kvkey, v []kvval, flows *[]FlowDelta) {
+	var sum kvval
+	for i := range v {
+		c := &v[i]
+		sum.InPackets += c.InPackets
+		sum.InBytes += c.InBytes
+		sum.OutPackets += c.OutPackets
+		sum.OutBytes += c.OutBytes
+		sum.Syns += c.Syns
+		sum.Synacks += c.Synacks
+		sum.Rsts += c.Rsts
+		sum.Acks += c.Acks
+		if c.First != 0 && (sum.First == 0 || c.First < sum.First) {
+			sum.First = c.First
+		}
+		sum.Last = max(sum.Last, c.Last)
+	}
+	p := k.vprev[*key]
+	if p == nil {
+		p = &kvprev{}
+		k.vprev[*key] = p
+	}
+	p.seen = k.seq
+	prev := p.sum
+	if sum.InPackets < prev.InPackets || sum.OutPackets < prev.OutPackets || sum.InBytes < prev.InBytes || sum.OutBytes < prev.OutBytes {
+		prev = kvval{} // the kernel's LRU evicted and re-created the entry: count it afresh
+	}
+	p.sum = sum
+	d := FlowDelta{
+		RxPackets: sum.InPackets - prev.InPackets, RxBytes: sum.InBytes - prev.InBytes,
+		TxPackets: sum.OutPackets - prev.OutPackets, TxBytes: sum.OutBytes - prev.OutBytes,
+		First: time.Unix(0, int64(sum.First)), Last: time.Unix(0, int64(sum.Last)),
+	}
+	acks := uint64(sum.Acks - prev.Acks)
+	if sum.Acks < prev.Acks {
+		acks = uint64(sum.Acks)
+	}
+	if d.Packets() == 0 {
+		// Only completions (their packets are in the flows they started): kept for the
+		// next row of the victim, so that they are not lost.
+		p.sum.Acks = prev.Acks
+		return
+	}
+	syns, synacks, rsts := uint64(sum.Syns-prev.Syns), uint64(sum.Synacks-prev.Synacks), uint64(sum.Rsts-prev.Rsts)
+	d.Flows = max(syns, synacks+rsts, 1)
+	d.FlowsAcked = min(acks, d.Flows)
+	if syns > 0 {
+		d.Flags |= tcpSYN
+		d.Handshake |= HsSynIn
+	}
+	if synacks > 0 {
+		d.Flags |= tcpSYN | tcpACK
+		d.Handshake |= HsSynAckOut
+	}
+	if rsts > 0 {
+		d.Flags |= tcpRST
+		d.Handshake |= HsRstOut
+	}
+	d.Key = victimKey(key)
+	*flows = append(*flows, d)
+}
+
+// victimKey is the key of a victim's aggregate row: Local the victim, Remote the
+// unspecified address of its family with port 0 (the sources are not kept).
+func victimKey(key *kvkey) FlowKey {
+	a := netip.AddrFrom16(key.Addr)
+	unspec := netip.IPv6Unspecified()
+	if key.Is4 != 0 {
+		a, unspec = a.Unmap(), netip.IPv4Unspecified()
+	}
+	return FlowKey{Proto: key.Proto, Local: netip.AddrPortFrom(a, key.Port), Remote: netip.AddrPortFrom(unspec, 0)}
 }
 
 // deleteEntries deletes the entries of k.del from the kernel's map.

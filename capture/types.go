@@ -164,7 +164,23 @@ type FlowDelta struct {
 	First time.Time
 	// Last is when the flow was last seen.
 	Last time.Time
+	// Flows is the number of flows the delta stands for when it is an aggregate row (see
+	// the package documentation, "Flows not worth a row"): the handshakes of flows that
+	// the kernel path counted per victim instead of one row each, under a SYN flood. 0 for
+	// an ordinary flow, which is one flow; FlowCount says how many in both cases.
+	Flows uint64
+	// FlowsAcked is, of an aggregate row's Flows, how many handshakes the client completed:
+	// ACKs towards the victim that started a flow of their own (its packets are in that
+	// flow, not here). The others are half-open, as far as the capture can tell.
+	FlowsAcked uint64
 }
+
+// FlowCount returns the number of flows the delta stands for: Flows for an aggregate row,
+// 1 for an ordinary flow.
+func (d FlowDelta) FlowCount() uint64 { return max(d.Flows, 1) }
+
+// Aggregate says whether the delta is an aggregate row of several flows (Flows > 0).
+func (d FlowDelta) Aggregate() bool { return d.Flows > 0 }
 
 // Packets returns the packets of both directions.
 func (d FlowDelta) Packets() uint64 { return d.RxPackets + d.TxPackets }
@@ -180,6 +196,8 @@ func (d *FlowDelta) add(o *FlowDelta) {
 	d.TxPackets += o.TxPackets
 	d.Flags |= o.Flags
 	d.Handshake |= o.Handshake
+	d.Flows += o.Flows // aggregate rows of two intervals: their flows are not the same
+	d.FlowsAcked += o.FlowsAcked
 	if d.First.IsZero() || (!o.First.IsZero() && o.First.Before(d.First)) {
 		d.First = o.First
 	}

@@ -30,7 +30,7 @@ const (
 type Alert struct {
 	Rule     string         // the rule's name, e.g. "port_scan"
 	Severity Severity       // info, warning or critical
-	Key      string         // stable while the condition lasts: rule + source + target, e.g. "port_scan/198.18.70.2->198.18.70.1"
+	Key      string         // stable while the condition lasts: rule + source + target, e.g. "port_scan/in/198.18.75.66->198.18.70.10"
 	Summary  string         // one line for people: "198.18.70.2 scanned 1000 ports of 198.18.70.1 in 3s"
 	Evidence map[string]any // the numbers that tripped the rule (JSON-friendly values)
 	State    AlertState     // pending, firing or resolved

@@ -26,7 +26,9 @@ type bruteForce struct {
 	Inbound  bool // count connections accepted by this host's services
 	Outbound bool // count connections from this host accepted by another's
 
-	pairs map[bfKey]*bfPair
+	pairs *table[bfKey, bfPair]
+
+	shared, own *facts // the hashes of the interval's facts (factsOf)
 }
 
 type bfKey struct {
@@ -62,6 +64,8 @@ func (d *bruteForce) clone() Detector {
 	return &bruteForce{Ports: slices.Clone(d.Ports), Attempts: d.Attempts, Window: d.Window, MaxBytes: d.MaxBytes, Clear: d.Clear,
 		Inbound: d.Inbound, Outbound: d.Outbound}
 }
+
+func (d *bruteForce) shareFacts(fs *facts) { d.shared = fs }
 
 func (d *bruteForce) params() []param {
 	return []param{
@@ -111,28 +115,38 @@ func accepted(f *monitor.FlowFact) (ok, out bool, service netip.AddrPort) {
 
 func (d *bruteForce) Check(v *View, now time.Time, emit func(Finding)) {
 	if d.pairs == nil {
-		d.pairs = map[bfKey]*bfPair{}
+		d.pairs = newTable[bfKey, bfPair](maxBruteKeys)
 	}
-	for i := range v.Flows {
+	fs := factsOf(v, d.shared, &d.own)
+	for i := range fs.info {
+		fi := &fs.info[i]
+		var out bool
+		var h uint64
+		var port uint16
+		switch {
+		case fi.kind&kindAcceptedIn != 0 && d.Inbound:
+			port = fi.localPort
+			h = pairHash(false, fi.remote, portHash(fi.local, port))
+		case fi.kind&kindAcceptedOut != 0 && d.Outbound:
+			out, port = true, fi.remotePort
+			h = pairHash(true, fi.local, portHash(fi.remote, port))
+		default:
+			continue
+		}
+		if !slices.Contains(d.Ports, int(port)) || d.pairs.cannotAdd(h) {
+			continue
+		}
 		f := &v.Flows[i]
-		ok, out, svc := accepted(f)
-		if !ok || (out && !d.Outbound) || (!out && !d.Inbound) {
+		if f.RxBytes+f.TxBytes > uint64(d.MaxBytes) {
 			continue
 		}
-		if !slices.Contains(d.Ports, int(svc.Port())) || f.RxBytes+f.TxBytes > uint64(d.MaxBytes) {
-			continue
-		}
-		k := bfKey{out: out, src: f.Key.Remote.Addr(), target: svc}
+		k := bfKey{out: out, src: f.Key.Remote.Addr(), target: f.Key.Local}
 		if out {
-			k.src = f.Key.Local.Addr()
+			k.src, k.target = f.Key.Local.Addr(), f.Key.Remote
 		}
-		p := d.pairs[k]
+		p, _ := d.pairs.add(&k, h)
 		if p == nil {
-			if len(d.pairs) >= maxBruteKeys {
-				continue
-			}
-			p = &bfPair{}
-			d.pairs[k] = p
+			continue
 		}
 		if len(p.starts) >= d.keep() {
 			p.starts = p.starts[1:]
@@ -148,16 +162,15 @@ func (d *bruteForce) Check(v *View, now time.Time, emit func(Finding)) {
 		}
 	}
 	cut := now.Add(-d.Window)
-	for k, p := range d.pairs {
+	d.pairs.retain(func(_ bfKey, p *bfPair) bool {
 		j := 0
 		for j < len(p.starts) && !p.starts[j].After(cut) {
 			j++
 		}
 		p.starts = p.starts[j:]
-		if len(p.starts) == 0 {
-			delete(d.pairs, k)
-			continue
-		}
+		return len(p.starts) > 0
+	})
+	for k, p := range d.pairs.all() {
 		n := len(p.starts)
 		found, firing := band(float64(n), float64(d.Attempts), d.Clear)
 		if !found {

@@ -106,13 +106,20 @@ type Engine struct {
 	alerts  map[string]*entry
 	perRule []int
 	out     []Alert
+	facts   facts // the interval's flow facts hashed, for the rules that read them
 	// Dropped counts findings dropped because their rule held MaxAlertsPerRule alerts.
 	Dropped int
 }
 
 // New returns an engine over the rules of rs.
 func New(rs *RuleSet) *Engine {
-	return &Engine{rules: rs.Rules, warmUp: rs.WarmUp, alerts: map[string]*entry{}, perRule: make([]int, len(rs.Rules))}
+	e := &Engine{rules: rs.Rules, warmUp: rs.WarmUp, alerts: map[string]*entry{}, perRule: make([]int, len(rs.Rules))}
+	for _, r := range e.rules {
+		if fr, ok := r.Detector.(factReader); ok {
+			fr.shareFacts(&e.facts)
+		}
+	}
+	return e
 }
 
 // Rules returns the engine's rules.
@@ -132,6 +139,10 @@ func (e *Engine) Eval(v *View, now time.Time) []Alert {
 	e.out = e.out[:0]
 	for _, en := range e.alerts {
 		en.seen = false
+	}
+	if v != nil && e.readsFacts() {
+		e.facts.build(v)
+		defer func() { e.facts.of = nil }()
 	}
 	for i, r := range e.rules {
 		if !r.Enabled || r.Off != "" || r.Detector == nil {
@@ -169,6 +180,16 @@ func (e *Engine) Eval(v *View, now time.Time) []Alert {
 		return cmp.Or(cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Key, b.Key))
 	})
 	return e.out
+}
+
+// readsFacts says whether a rule that runs reads the flow facts.
+func (e *Engine) readsFacts() bool {
+	for _, r := range e.rules {
+		if _, ok := r.Detector.(factReader); ok && r.Enabled && r.Off == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) found(i int, r *Rule, f *Finding, now time.Time) {

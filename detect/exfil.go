@@ -25,7 +25,7 @@ type exfiltration struct {
 	started bool
 	until   time.Time
 	known   map[netip.Addr]struct{}
-	hosts   map[netip.Addr]*exHost
+	hosts   *table[netip.Addr, exHost] // keyed by the unmapped address
 	// Untracked counts hosts not tracked because the table was full.
 	Untracked int
 }
@@ -75,7 +75,7 @@ func (d *exfiltration) params() []param {
 func (d *exfiltration) Check(v *View, now time.Time, emit func(Finding)) {
 	if !d.started {
 		d.started, d.until = true, now.Add(d.Learn)
-		d.known, d.hosts = map[netip.Addr]struct{}{}, map[netip.Addr]*exHost{}
+		d.known, d.hosts = map[netip.Addr]struct{}{}, newTable[netip.Addr, exHost](maxExfilHosts)
 	}
 	if now.Before(d.until) {
 		for i := range v.Remotes {
@@ -91,28 +91,36 @@ func (d *exfiltration) Check(v *View, now time.Time, emit func(Finding)) {
 		width = 1
 	}
 	bucket := now.UnixNano() / int64(width)
-	for _, h := range d.hosts {
+	for _, h := range d.hosts.all() {
 		h.active = false
 	}
 	swept := false
 	for i := range v.Remotes {
 		r := &v.Remotes[i]
+		small := r.TxBytes < uint64(d.MinBytes) // not tracked from this interval
+		if small && d.hosts.len() == 0 {
+			continue // a spoofed flood's SYN-ACKs on a quiet host
+		}
 		a := r.Remote.Unmap()
-		h := d.hosts[a]
+		ah := addrHash(a)
+		if small && d.hosts.absent(ah) {
+			continue // and on a busy one, nearly always
+		}
+		h := d.hosts.get(&a, ah)
 		if h == nil {
-			if r.TxBytes < uint64(d.MinBytes) {
+			if small {
 				continue
 			}
-			if len(d.hosts) >= maxExfilHosts && !swept {
+			if d.hosts.len() >= maxExfilHosts && !swept {
 				d.sweep(bucket)
 				swept = true
 			}
-			if len(d.hosts) >= maxExfilHosts {
-				d.Untracked++
+			var added bool
+			if h, added = d.hosts.add(&a, ah); !added {
+				d.Untracked++ // full
 				continue
 			}
-			h = &exHost{newest: bucket, first: now}
-			d.hosts[a] = h
+			*h = exHost{newest: bucket, first: now}
 		}
 		h.slide(bucket)
 		if h.sum(&h.tx) == 0 && r.TxBytes > 0 {
@@ -127,13 +135,12 @@ func (d *exfiltration) Check(v *View, now time.Time, emit func(Finding)) {
 			}
 		}
 	}
-	for a, h := range d.hosts {
+	d.hosts.retain(func(_ netip.Addr, h *exHost) bool {
 		h.slide(bucket)
+		return h.sum(&h.tx) != 0 || h.sum(&h.rx) != 0
+	})
+	for a, h := range d.hosts.all() {
 		tx, rx := h.sum(&h.tx), h.sum(&h.rx)
-		if tx == 0 && rx == 0 {
-			delete(d.hosts, a)
-			continue
-		}
 		// only an upload under way is judged: the alert resolves once it has stopped for hold
 		if !h.active || float64(tx) < d.Ratio*float64(rx) {
 			continue
@@ -200,11 +207,7 @@ func (h *exHost) sum(b *[exBuckets]uint64) uint64 {
 // sweep makes room in a full table, once an interval at most: the hosts sent nothing so
 // far in the current bucket go.
 func (d *exfiltration) sweep(bucket int64) {
-	for a, h := range d.hosts {
-		if h.newest != bucket || h.tx[slot(bucket)] == 0 {
-			delete(d.hosts, a)
-		}
-	}
+	d.hosts.retain(func(_ netip.Addr, h *exHost) bool { return h.newest == bucket && h.tx[slot(bucket)] != 0 })
 }
 
 // byteText is n in binary units (B, KiB, MiB, GiB).

@@ -168,17 +168,17 @@ func TestExfiltrationBounded(t *testing.T) {
 				hit = true
 			}
 		})
-		if len(d.hosts) > maxExfilHosts || len(d.known) > maxKnownHosts {
-			t.Fatalf("interval %d: %d hosts, %d known", i, len(d.hosts), len(d.known))
+		if d.hosts.len() > maxExfilHosts || len(d.known) > maxKnownHosts {
+			t.Fatalf("interval %d: %d hosts, %d known", i, d.hosts.len(), len(d.known))
 		}
 		if i >= 20 && !hit {
-			t.Fatalf("interval %d: the upload to %v was not found during the flood (%d hosts tracked, %d untracked)", i, exNew, len(d.hosts), d.Untracked)
+			t.Fatalf("interval %d: the upload to %v was not found during the flood (%d hosts tracked, %d untracked)", i, exNew, d.hosts.len(), d.Untracked)
 		}
 	}
 	if d.Untracked == 0 {
 		t.Errorf("no host left untracked: the table was never full")
 	}
-	t.Logf("tracked %d hosts, untracked %d", len(d.hosts), d.Untracked)
+	t.Logf("tracked %d hosts, untracked %d", d.hosts.len(), d.Untracked)
 }
 
 // fixedBaseline gives every key of a metric the same median, with 5 weeks of history.

@@ -758,6 +758,7 @@ func (iv *detfuzzInterval) view(now, start time.Time, step time.Duration, budget
 		}
 	}
 	v.FlowFactsDropped = int(iv.FlowsDropped % (1 << 32))
+	v.FlowOverflowPackets = iv.FlowsDropped >> 8
 	for _, r := range iv.Remotes {
 		for i := range detfuzzRep(r.Rep) {
 			if !more() {
@@ -890,26 +891,35 @@ func detfuzzCheckBounds(t testing.TB, e *Engine) {
 	for _, r := range e.Rules() {
 		switch d := r.Detector.(type) {
 		case *portScan:
-			if len(d.pairs) > maxScanPairs {
-				t.Fatalf("port_scan holds %d source/target pairs, more than its cap %d", len(d.pairs), maxScanPairs)
+			if d.pairs.len() > maxScanPairs {
+				t.Fatalf("port_scan holds %d source/target pairs, more than its cap %d", d.pairs.len(), maxScanPairs)
 			}
-			for k, p := range d.pairs {
-				if len(p.ports) > maxPortsPerKey || len(p.pids) > 8 {
-					t.Fatalf("port_scan pair %v holds %d ports and %d processes, caps %d and 8", k, len(p.ports), len(p.pids), maxPortsPerKey)
+			for k, p := range d.pairs.all() {
+				if p.ports.len() > maxPortsPerKey || len(p.pids) > 8 {
+					t.Fatalf("port_scan pair %v holds %d ports and %d processes, caps %d and 8", k, p.ports.len(), len(p.pids), maxPortsPerKey)
 				}
 			}
 		case *bruteForce:
-			if len(d.pairs) > maxBruteKeys {
-				t.Fatalf("brute_force holds %d source/target pairs, more than its cap %d", len(d.pairs), maxBruteKeys)
+			if d.pairs.len() > maxBruteKeys {
+				t.Fatalf("brute_force holds %d source/target pairs, more than its cap %d", d.pairs.len(), maxBruteKeys)
 			}
-			for k, p := range d.pairs {
+			for k, p := range d.pairs.all() {
 				if len(p.starts) > d.keep() || len(p.pids) > bfMaxPids {
 					t.Fatalf("brute_force pair %v holds %d times and %d processes, caps 4×attempts %d and %d", k, len(p.starts), len(p.pids), d.keep(), bfMaxPids)
 				}
 			}
+		case *synFlood:
+			if d.victims.len()+len(d.spare) > MaxAlertsPerRule {
+				t.Fatalf("syn_flood holds %d victims and %d spare source tables, more than %d", d.victims.len(), len(d.spare), MaxAlertsPerRule)
+			}
+			for k, vi := range d.victims.all() {
+				if vi.sources.len() > maxFloodSources {
+					t.Fatalf("syn_flood victim %v holds %d sources, more than its cap %d", k, vi.sources.len(), maxFloodSources)
+				}
+			}
 		case *exfiltration:
-			if len(d.hosts) > maxExfilHosts || len(d.known) > maxKnownHosts {
-				t.Fatalf("exfiltration holds %d hosts and %d known ones, caps %d and %d", len(d.hosts), len(d.known), maxExfilHosts, maxKnownHosts)
+			if d.hosts.len() > maxExfilHosts || len(d.known) > maxKnownHosts {
+				t.Fatalf("exfiltration holds %d hosts and %d known ones, caps %d and %d", d.hosts.len(), len(d.known), maxExfilHosts, maxKnownHosts)
 			}
 		case *newListener:
 			if len(d.known) > maxKnownListeners {

@@ -21,8 +21,10 @@ type portScan struct {
 	Inbound  bool
 	Outbound bool
 
-	pairs   map[scanKey]*scanPair
+	pairs   *table[scanKey, scanPair]
 	dropped int // attempts of new pairs dropped because the table was full
+
+	shared, own *facts // the hashes of the interval's facts (factsOf)
 }
 
 // Bounds of the port-scan state: source/target pairs, and ports remembered per pair.
@@ -37,8 +39,8 @@ type scanKey struct {
 }
 
 type scanPair struct {
-	ports    map[uint16]time.Time // port -> last failed attempt
-	udp, tcp int                  // failed attempts in the window's intervals, by protocol
+	ports    portSet // the ports with failed attempts in the window
+	udp, tcp int     // failed attempts in the window's intervals, by protocol
 	last     time.Time
 	pids     map[int]string // outbound: the local processes seen
 }
@@ -50,6 +52,8 @@ func newPortScan() *portScan {
 func (d *portScan) clone() Detector {
 	return &portScan{Ports: d.Ports, Window: d.Window, Clear: d.Clear, Inbound: d.Inbound, Outbound: d.Outbound}
 }
+
+func (d *portScan) shareFacts(fs *facts) { d.shared = fs }
 
 func (d *portScan) params() []param {
 	return []param{
@@ -88,30 +92,37 @@ func failed(f *monitor.FlowFact) (ok, out bool, port uint16) {
 
 func (d *portScan) Check(v *View, now time.Time, emit func(Finding)) {
 	if d.pairs == nil {
-		d.pairs = map[scanKey]*scanPair{}
+		d.pairs = newTable[scanKey, scanPair](maxScanPairs)
 	}
-	for i := range v.Flows {
-		f := &v.Flows[i]
-		ok, out, port := failed(f)
-		if !ok || (out && !d.Outbound) || (!out && !d.Inbound) {
+	fs := factsOf(v, d.shared, &d.own)
+	for i := range fs.info {
+		fi := &fs.info[i]
+		var out bool
+		var h uint64
+		var port uint16
+		switch {
+		case fi.kind&kindFailedIn != 0 && d.Inbound:
+			h, port = pairHash(false, fi.remote, fi.local), fi.localPort
+		case fi.kind&kindFailedOut != 0 && d.Outbound:
+			out, h, port = true, pairHash(true, fi.local, fi.remote), fi.remotePort
+		default:
 			continue
 		}
+		if d.pairs.cannotAdd(h) {
+			d.dropped++
+			continue
+		}
+		f := &v.Flows[i]
 		k := scanKey{out: out, src: f.Key.Remote.Addr(), dst: f.Key.Local.Addr()}
 		if out {
 			k.src, k.dst = f.Key.Local.Addr(), f.Key.Remote.Addr()
 		}
-		p := d.pairs[k]
+		p, _ := d.pairs.add(&k, h)
 		if p == nil {
-			if len(d.pairs) >= maxScanPairs {
-				d.dropped++
-				continue
-			}
-			p = &scanPair{ports: map[uint16]time.Time{}}
-			d.pairs[k] = p
+			d.dropped++
+			continue
 		}
-		if _, seen := p.ports[port]; seen || len(p.ports) < maxPortsPerKey {
-			p.ports[port] = now
-		}
+		p.ports.note(port, now, maxPortsPerKey)
 		if f.Key.Proto == 17 {
 			p.udp++
 		} else {
@@ -128,17 +139,9 @@ func (d *portScan) Check(v *View, now time.Time, emit func(Finding)) {
 		}
 	}
 	cut := now.Add(-d.Window)
-	for k, p := range d.pairs {
-		for port, t := range p.ports {
-			if !t.After(cut) {
-				delete(p.ports, port)
-			}
-		}
-		if len(p.ports) == 0 {
-			delete(d.pairs, k)
-			continue
-		}
-		n := len(p.ports)
+	d.pairs.retain(func(_ scanKey, p *scanPair) bool { return p.ports.expire(cut) > 0 })
+	for k, p := range d.pairs.all() {
+		n := p.ports.len()
 		found, firing := band(float64(n), float64(d.Ports), d.Clear)
 		if !found {
 			continue
@@ -149,7 +152,7 @@ func (d *portScan) Check(v *View, now time.Time, emit func(Finding)) {
 		}
 		src, dst := addrText(k.src), addrText(k.dst)
 		ev := map[string]any{"direction": dir, "source": src, "target": dst, "ports": n,
-			"ports_capped": n >= maxPortsPerKey, "sample_ports": firstPorts(p.ports, 10),
+			"ports_capped": n >= maxPortsPerKey, "sample_ports": p.ports.first(10),
 			"tcp_attempts": p.tcp, "udp_attempts": p.udp, "window_s": d.Window.Seconds()}
 		who := ""
 		if k.out {
@@ -168,4 +171,95 @@ func (d *portScan) Check(v *View, now time.Time, emit func(Finding)) {
 			Summary:  fmt.Sprintf("%s%s failed to reach %d ports of %s in %v", src, who, n, dst, d.Window),
 			Evidence: ev})
 	}
+}
+
+// portSet is the ports of a scan pair, each with its latest failed attempt: the first few
+// inline (a spoofed flood's pairs have one port each, and a pair costs no allocation), a
+// map once there are more.
+type portSet struct {
+	n    int // ports in few
+	few  [4]portSeen
+	many map[uint16]time.Time // every port, once there were more than len(few); nil before
+}
+
+type portSeen struct {
+	port uint16
+	at   time.Time
+}
+
+func (s *portSet) len() int {
+	if s.many != nil {
+		return len(s.many)
+	}
+	return s.n
+}
+
+// note records a failed attempt on port at at; a new port beyond max is left out.
+func (s *portSet) note(port uint16, at time.Time, max int) {
+	if s.many != nil {
+		if _, ok := s.many[port]; ok || len(s.many) < max {
+			s.many[port] = at
+		}
+		return
+	}
+	for i := range s.n {
+		if s.few[i].port == port {
+			s.few[i].at = at
+			return
+		}
+	}
+	switch {
+	case s.n >= max:
+	case s.n < len(s.few):
+		s.few[s.n] = portSeen{port, at}
+		s.n++
+	default:
+		s.many = make(map[uint16]time.Time, 4*len(s.few))
+		for _, p := range s.few[:s.n] {
+			s.many[p.port] = p.at
+		}
+		s.few, s.n = [len(s.few)]portSeen{}, 0
+		s.many[port] = at
+	}
+}
+
+// expire drops the ports whose latest attempt is not after cut and returns how many are left.
+func (s *portSet) expire(cut time.Time) int {
+	if s.many != nil {
+		for port, t := range s.many {
+			if !t.After(cut) {
+				delete(s.many, port)
+			}
+		}
+		if len(s.many) == 0 {
+			s.many = nil
+		}
+		return len(s.many)
+	}
+	n := 0
+	for _, p := range s.few[:s.n] {
+		if p.at.After(cut) {
+			s.few[n] = p
+			n++
+		}
+	}
+	clear(s.few[n:s.n])
+	s.n = n
+	return n
+}
+
+// first returns up to n of the ports, sorted.
+func (s *portSet) first(n int) []int {
+	out := make([]int, 0, s.len())
+	for _, p := range s.few[:s.n] {
+		out = append(out, int(p.port))
+	}
+	for p := range s.many {
+		out = append(out, int(p))
+	}
+	slices.Sort(out)
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }

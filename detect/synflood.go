@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wiretop/wiretop/capture"
+	"github.com/wiretop/wiretop/monitor"
 )
 
 // synFlood: SYNs that never complete piling up on one local port (from capture), the
@@ -16,13 +17,23 @@ type synFlood struct {
 	SynRecv      int     // SYN-RECV sockets host-wide
 	KernelRate   float64 // SyncookiesSent + TCPReqQFullDrop per second
 	Clear        float64
+
+	// The interval's victims, kept between intervals for their storage only: each Check
+	// starts them empty.
+	victims     *table[netip.AddrPort, victim]
+	spare       []*table[netip.Addr, int] // source tables of past victims, for reuse
+	shared, own *facts                    // the hashes of the interval's facts (factsOf)
 }
+
+func (d *synFlood) shareFacts(fs *facts) { d.shared = fs }
 
 func newSynFlood() *synFlood {
 	return &synFlood{HalfOpenRate: 100, MinHalfOpen: 50, SynRecv: 256, KernelRate: 10, Clear: 0.5}
 }
 
-func (d *synFlood) clone() Detector { c := *d; return &c }
+func (d *synFlood) clone() Detector {
+	return &synFlood{HalfOpenRate: d.HalfOpenRate, MinHalfOpen: d.MinHalfOpen, SynRecv: d.SynRecv, KernelRate: d.KernelRate, Clear: d.Clear}
+}
 
 func (d *synFlood) params() []param {
 	return []param{
@@ -36,7 +47,18 @@ func (d *synFlood) params() []param {
 
 type victim struct {
 	halfOpen, synAcked int
-	sources            map[netip.Addr]int
+	aggregated         int                     // half-open flows of aggregate rows (FlowFact.Flows): no source each
+	sources            *table[netip.Addr, int] // SYNs per source, at most maxFloodSources sources
+}
+
+// halfOpen says whether f is a half-open SYN to a listener: an inbound SYN in the interval
+// that was not acknowledged, and not refused.
+func halfOpen(f *monitor.FlowFact) bool {
+	hs := f.Handshake
+	if f.Key.Proto != 6 || f.Flags&0x02 == 0 || hs&capture.HsSynIn == 0 || hs&capture.HsAckIn != 0 {
+		return false
+	}
+	return hs&capture.HsRstOut == 0 || hs&capture.HsSynAckOut != 0 // else a closed port's answer: a scan, not a flood
 }
 
 // maxFloodSources bounds the sources counted per victim: a spoofed flood has one per SYN.
@@ -44,34 +66,66 @@ const maxFloodSources = 1024
 
 func (d *synFlood) Check(v *View, now time.Time, emit func(Finding)) {
 	s := secs(v)
-	victims := map[netip.AddrPort]*victim{}
-	for i := range v.Flows {
-		f := &v.Flows[i]
-		hs := f.Handshake
-		if f.Key.Proto != 6 || f.Flags&0x02 == 0 || hs&capture.HsSynIn == 0 || hs&capture.HsAckIn != 0 {
+	if d.victims == nil {
+		d.victims = newTable[netip.AddrPort, victim](MaxAlertsPerRule)
+	}
+	fs := factsOf(v, d.shared, &d.own)
+	for _, vi := range d.victims.all() {
+		vi.sources.reset()
+		d.spare = append(d.spare, vi.sources)
+	}
+	d.victims.reset()
+	// The victim of the previous half-open SYN, and its entry: the same while the local
+	// address's hash and the port are (two addresses of this host with the same 64-bit hash
+	// would be taken for one).
+	var lastAddr uint64
+	var lastPort uint16
+	var vi *victim
+	for i := range fs.info {
+		fi := &fs.info[i]
+		if fi.kind&kindHalfOpen == 0 {
 			continue
 		}
-		if hs&capture.HsRstOut != 0 && hs&capture.HsSynAckOut == 0 {
-			continue // a closed port's answer: a scan, not a flood of a listener
+		if vi == nil || fi.local != lastAddr || fi.localPort != lastPort {
+			var added bool
+			vi, added = d.victims.add(&v.Flows[i].Key.Local, portHash(fi.local, fi.localPort))
+			if vi == nil {
+				continue // MaxAlertsPerRule victims already
+			}
+			if added {
+				if n := len(d.spare); n > 0 {
+					vi.sources, d.spare = d.spare[n-1], d.spare[:n-1]
+				} else {
+					vi.sources = newTable[netip.Addr, int](maxFloodSources)
+				}
+			}
+			lastAddr, lastPort = fi.local, fi.localPort
 		}
-		vi := victims[f.Key.Local]
-		if vi == nil {
-			if len(victims) >= MaxAlertsPerRule {
+		n := int(v.Flows[i].FlowCount())
+		if f := &v.Flows[i]; f.Flows > 0 {
+			// An aggregate row: its completed handshakes are not half-open.
+			n = int(f.Flows - min(f.FlowsAcked, f.Flows))
+			if n == 0 {
 				continue
 			}
-			vi = &victim{sources: map[netip.Addr]int{}}
-			victims[f.Key.Local] = vi
 		}
-		vi.halfOpen++
-		if hs&capture.HsSynAckOut != 0 {
-			vi.synAcked++
+		vi.halfOpen += n
+		if fi.kind&kindSynAcked != 0 {
+			vi.synAcked += n
 		}
-		src := f.Key.Remote.Addr()
-		if _, ok := vi.sources[src]; ok || len(vi.sources) < maxFloodSources {
-			vi.sources[src]++
+		if v.Flows[i].Flows > 0 {
+			vi.aggregated += n // the sources were not kept
+			continue
+		}
+		if vi.sources.cannotAdd(fi.remote) {
+			continue // a source beyond maxFloodSources
+		}
+		src := v.Flows[i].Key.Remote.Addr()
+		if n, _ := vi.sources.add(&src, fi.remote); n != nil {
+			*n++
 		}
 	}
-	for ap, vi := range victims {
+	for ap, vi := range d.victims.all() {
 		rate := float64(vi.halfOpen) / s
 		found, firing := band(rate, d.HalfOpenRate, d.Clear)
 		if !found || vi.halfOpen < int(float64(d.MinHalfOpen)*d.Clear) {
@@ -79,20 +133,37 @@ func (d *synFlood) Check(v *View, now time.Time, emit func(Finding)) {
 		}
 		firing = firing && vi.halfOpen >= d.MinHalfOpen
 		var top netip.Addr
-		for a, n := range vi.sources {
-			if !top.IsValid() || n > vi.sources[top] || (n == vi.sources[top] && a.Less(top)) {
-				top = a
+		topSyns := 0
+		for a, n := range vi.sources.all() {
+			if !top.IsValid() || *n > topSyns || (*n == topSyns && a.Less(top)) {
+				top, topSyns = a, *n
 			}
 		}
-		srcs := fmt.Sprint(len(vi.sources))
-		if len(vi.sources) >= maxFloodSources {
+		nsrc := vi.sources.len()
+		srcs := fmt.Sprint(nsrc)
+		if nsrc >= maxFloodSources {
 			srcs = fmt.Sprintf("at least %d", maxFloodSources)
 		}
+		// Past monitor.MaxFlowFacts the view holds no more flows, and past the capture's flow
+		// table their packets are in its overflow: every count here is then a floor, and the
+		// evidence says so (and by how much).
+		halfOpen := fmt.Sprint(vi.halfOpen)
+		capped := v.FlowFactsDropped > 0 || v.FlowOverflowPackets > 0
+		if capped {
+			halfOpen = "at least " + halfOpen
+		}
+		// The capture's kernel path counts the SYNs of new flows beyond its budget per victim
+		// (aggregated): their sources were not kept, each SYN is counted as one.
+		summary := fmt.Sprintf("SYN flood on %s: %s half-open SYNs (%.0f/s) from %s sources", ap, halfOpen, rate, srcs)
+		if vi.aggregated > 0 {
+			summary += fmt.Sprintf(" and %d aggregated SYNs", vi.aggregated)
+		}
 		emit(Finding{Key: ap.String(), Firing: firing, Dst: ap.Addr(),
-			Summary: fmt.Sprintf("SYN flood on %s: %d half-open SYNs (%.0f/s) from %s sources", ap, vi.halfOpen, rate, srcs),
+			Summary: summary,
 			Evidence: map[string]any{"target": ap.String(), "half_open": vi.halfOpen, "half_open_per_sec": rate, "syn_acked": vi.synAcked,
-				"sources": len(vi.sources), "sources_capped": len(vi.sources) >= maxFloodSources,
-				"top_source": addrText(top), "top_source_syns": vi.sources[top], "source": "capture"}})
+				"sources": nsrc, "sources_capped": nsrc >= maxFloodSources, "aggregated": vi.aggregated,
+				"facts_capped": capped, "facts_dropped": v.FlowFactsDropped, "overflow_packets": v.FlowOverflowPackets,
+				"top_source": addrText(top), "top_source_syns": topSyns, "source": "capture"}})
 	}
 	// The kernel's view: no capture needed.
 	k := v.Kernel

@@ -1,10 +1,6 @@
 package detect
 
-import (
-	"net/netip"
-	"slices"
-	"time"
-)
+import "net/netip"
 
 // secs is the interval's length in seconds (1 when unknown, so that rates stay finite).
 func secs(v *View) float64 {
@@ -34,19 +30,6 @@ func clearCheck(f *float64) func() string {
 		}
 		return ""
 	}
-}
-
-// firstPorts returns up to n of the ports, sorted.
-func firstPorts(m map[uint16]time.Time, n int) []int {
-	out := make([]int, 0, len(m))
-	for p := range m {
-		out = append(out, int(p))
-	}
-	slices.Sort(out)
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
 }
 
 // addrText is an address for keys and evidence ("" for an invalid one).

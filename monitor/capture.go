@@ -36,8 +36,9 @@ func (st *State) ApplyBatch(b *capture.Batch) {
 		st.add(t, d, b.Start)
 		st.noteFact(d, t)
 	}
-	if b.Overflow.RxPackets+b.Overflow.TxPackets > 0 {
+	if n := b.Overflow.RxPackets + b.Overflow.TxPackets; n > 0 {
 		st.add(st.overflow, &b.Overflow, b.Start)
+		st.openFacts().overflow += n
 	}
 	if b.PacketFilter != st.packetFilter {
 		// the ring holds packets of the old packet filter: the list starts afresh

@@ -26,10 +26,19 @@ type FlowFact struct {
 	TxTotal   uint64 // bytes from Key.Local over the flow's life so far (before this interval)
 	First     time.Time
 	Last      time.Time
-	PID       int    // the local process, 0 when unknown
-	Comm      string // its comm
-	talker    *talker
+	// Flows is the number of flows the fact stands for when it is an aggregate row
+	// (capture.FlowDelta.Flows: a victim's SYNs from sources not given a row each); 0 for
+	// one flow. FlowCount says how many in both cases.
+	Flows      uint64
+	FlowsAcked uint64 // of Flows, the handshakes completed (capture.FlowDelta.FlowsAcked)
+	PID        int    // the local process, 0 when unknown
+	Comm       string // its comm
+	talker     *talker
 }
+
+// FlowCount returns the number of flows the fact stands for: Flows for an aggregate row, 1
+// otherwise.
+func (f *FlowFact) FlowCount() uint64 { return max(f.Flows, 1) }
 
 // Listener is a listening socket (TCP LISTEN, or an unconnected UDP socket bound to a port).
 type Listener struct {
@@ -81,32 +90,31 @@ type DetectView struct {
 	Procs     []ProcConns // processes with at least one TCP socket
 	Stdio     []StdioConn
 
-	Capture          bool   // packets are captured
-	CapReceived      uint64 // packets the capture received in the interval
-	CapDropped       uint64 // packets dropped by the kernel (capture buffer full) in the interval
-	CapIfDropped     uint64 // packets dropped by the interface in the interval
-	Flows            []FlowFact
-	FlowFactsDropped int           // flow facts beyond MaxFlowFacts
-	Remotes          []RemoteBytes // bytes per remote address in the interval (captured flows; at most MaxRemotes)
-	RemotesDropped   int           // remote addresses beyond MaxRemotes
+	Capture             bool   // packets are captured
+	CapReceived         uint64 // packets the capture received in the interval
+	CapDropped          uint64 // packets dropped by the kernel (capture buffer full) in the interval
+	CapIfDropped        uint64 // packets dropped by the interface in the interval
+	Flows               []FlowFact
+	FlowFactsDropped    int           // flow facts beyond MaxFlowFacts
+	FlowOverflowPackets uint64        // packets of flows that found the capture's flow table full (Batch.Overflow): in no fact
+	Remotes             []RemoteBytes // bytes per remote address in the interval (captured flows; at most MaxRemotes)
+	RemotesDropped      int           // remote addresses beyond MaxRemotes
 
 	Baselines Baselines // nil without history (set by the caller, not by the State)
 }
 
 // flowFacts are the facts of the open interval (ApplyBatch appends, DetectView reads).
 type flowFacts struct {
-	ivl     int // State.intervals when they were collected
-	list    []FlowFact
-	dropped int
-	prevCap capture.Stats // capture stats at the previous DetectView
+	ivl      int // State.intervals when they were collected
+	list     []FlowFact
+	dropped  int
+	overflow uint64        // packets of the batches' Overflow
+	prevCap  capture.Stats // capture stats at the previous DetectView
 }
 
 // noteFact keeps a flow delta that is a fact (see FlowFact) for the interval's view.
 func (st *State) noteFact(d *capture.FlowDelta, t *talker) {
-	f := &st.facts
-	if f.ivl != st.intervals {
-		f.ivl, f.list, f.dropped = st.intervals, f.list[:0], 0
-	}
+	f := st.openFacts()
 	const events = 0x07 // FIN, SYN, RST
 	if d.Flags&events == 0 && d.Handshake&(capture.HsUnreachIn|capture.HsUnreachOut) == 0 {
 		return
@@ -116,11 +124,20 @@ func (st *State) noteFact(d *capture.FlowDelta, t *talker) {
 		return
 	}
 	ff := FlowFact{Key: d.Key, Handshake: d.Handshake, Flags: d.Flags, RxBytes: d.RxBytes, TxBytes: d.TxBytes,
-		First: d.First, Last: d.Last, talker: t}
+		First: d.First, Last: d.Last, Flows: d.Flows, FlowsAcked: d.FlowsAcked, talker: t}
 	if t != nil && t != st.overflow {
 		ff.RxTotal, ff.TxTotal = t.RxTotal, t.TxTotal
 	}
 	f.list = append(f.list, ff)
+}
+
+// openFacts returns the facts of the open interval, emptied when they are an older one's.
+func (st *State) openFacts() *flowFacts {
+	f := &st.facts
+	if f.ivl != st.intervals {
+		f.ivl, f.list, f.dropped, f.overflow = st.intervals, f.list[:0], 0, 0
+	}
+	return f
 }
 
 // DetectView fills v with the interval that was just closed (by Apply, or by a replayed
@@ -156,7 +173,7 @@ func (st *State) DetectView(v *DetectView) {
 			ff.talker = nil
 			v.Flows = append(v.Flows, ff)
 		}
-		v.FlowFactsDropped = f.dropped
+		v.FlowFactsDropped, v.FlowOverflowPackets = f.dropped, f.overflow
 		f.list = f.list[:0]
 	}
 	st.remoteView(v)
@@ -185,7 +202,7 @@ func (st *State) remoteView(v *DetectView) {
 	}
 	clear(st.remoteIdx)
 	for _, t := range st.prevTouched {
-		if t == st.overflow || t.RxBytes+t.TxBytes == 0 {
+		if t == st.overflow || t.Aggregate || t.RxBytes+t.TxBytes == 0 { // an aggregate's remote is no address
 			continue
 		}
 		a := t.Key.Remote.Addr()

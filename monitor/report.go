@@ -90,6 +90,9 @@ type TalkerRecord struct {
 	Rates      map[string]RateRecord `json:"rates,omitempty"`
 	PID        int                   `json:"pid,omitempty"`
 	Comm       string                `json:"comm,omitempty"`
+	// Flows is set on an aggregate row (remote_addr "*", remote_port 0): the flows it stood
+	// for, the SYNs of spoofed sources the kernel path counted per victim.
+	Flows uint64 `json:"flows,omitempty"`
 }
 
 // CaptureRecord is the packet capture's state and counters.
@@ -271,8 +274,14 @@ func talkerRecord(t *Talker, session bool) TalkerRecord {
 	if t.Key.Remote.Addr().IsValid() {
 		r.RemoteAddr, r.RemotePort = t.Key.Remote.Addr().String(), t.Key.Remote.Port()
 	}
+	if t.Aggregate {
+		r.RemoteAddr, r.Flows = "*", t.Flows
+	}
 	if session {
 		r.RxBytes, r.TxBytes, r.RxPackets, r.TxPackets = t.RxTotal, t.TxTotal, t.RxPacketsTotal, t.TxPacketsTotal
+		if t.Aggregate {
+			r.Flows = t.FlowsTotal
+		}
 		return r
 	}
 	r.RxBytes, r.TxBytes, r.RxPackets, r.TxPackets = t.RxBytes, t.TxBytes, t.RxPackets, t.TxPackets

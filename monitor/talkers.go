@@ -40,6 +40,13 @@ type Talker struct {
 	Comm string // the process's comm when PID is known
 
 	First, Last time.Time // when the flow was first and last seen (capture clock)
+
+	// Aggregate says the row is an aggregate of flows to one victim that the kernel path
+	// did not give a row each (capture.FlowDelta.Flows; a SYN flood's spoofed sources):
+	// Key.Remote is the unspecified address with port 0, shown as "*". Flows is how many
+	// flows it stood for in the last interval, FlowsTotal over the session.
+	Aggregate         bool
+	Flows, FlowsTotal uint64
 }
 
 // Overflow reports whether t is the overflow row.
@@ -50,6 +57,7 @@ type talker struct {
 	Talker
 	curRx, curTx   uint64 // bytes of the open interval
 	curRxP, curTxP uint64 // packets of the open interval
+	curFlows       uint64 // flows of an aggregate row in the open interval
 
 	ring     winRing
 	idx      int  // position in State.list
@@ -272,6 +280,10 @@ func (st *State) add(t *talker, d *capture.FlowDelta, start time.Time) {
 	t.curTx += d.TxBytes
 	t.curRxP += d.RxPackets
 	t.curTxP += d.TxPackets
+	if d.Flows > 0 {
+		t.Aggregate = true
+		t.curFlows += d.Flows
+	}
 	first := d.First
 	if first.IsZero() {
 		first = start
@@ -302,12 +314,14 @@ func (st *State) closeTalkers(elapsed time.Duration) {
 	}
 	st.captured = Counts{}
 	for _, t := range st.prevTouched {
-		t.RxBytes, t.TxBytes, t.RxPackets, t.TxPackets = 0, 0, 0, 0
+		t.RxBytes, t.TxBytes, t.RxPackets, t.TxPackets, t.Flows = 0, 0, 0, 0, 0
 	}
 	for _, t := range st.touched {
 		t.touched = false
 		t.RxBytes, t.TxBytes, t.RxPackets, t.TxPackets = t.curRx, t.curTx, t.curRxP, t.curTxP
 		t.curRx, t.curTx, t.curRxP, t.curTxP = 0, 0, 0, 0
+		t.Flows, t.curFlows = t.curFlows, 0
+		t.FlowsTotal += t.Flows
 		t.RxTotal += t.RxBytes
 		t.TxTotal += t.TxBytes
 		t.RxPacketsTotal += t.RxPackets

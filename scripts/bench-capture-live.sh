@@ -107,6 +107,8 @@ RATES=("$@")
 [ "$MODE" = syn ] && RATES=(syn)
 go build -o "$WORK/udpflood" ./capture/internal/udpflood
 
+# the lab subnet (a /24 of 198.18.0.0/15): BENCH_NET=198.18.212 when another bench uses the default
+NET=${BENCH_NET:-198.18.182}
 id=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 NS="wtbench-$id"
 VETH="wtb${id}h"
@@ -116,26 +118,26 @@ ip link add "$VETH" type veth peer name "$PEER" netns "$NS"
 sysctl -qw "net.ipv6.conf.$VETH.disable_ipv6=1"
 ip netns exec "$NS" sysctl -qw "net.ipv6.conf.$PEER.disable_ipv6=1"
 sysctl -qw "net.ipv4.conf.$VETH.forwarding=0"
-ip addr add 198.18.182.1/24 dev "$VETH"
+ip addr add "$NET.1/24" dev "$VETH"
 ip link set "$VETH" up
-ip -n "$NS" addr add 198.18.182.2/24 dev "$PEER"
+ip -n "$NS" addr add "$NET.2/24" dev "$PEER"
 ip -n "$NS" link set "$PEER" up
 HMAC=$(cat "/sys/class/net/$VETH/address")
 # hping3 sends through the namespace's stack: the address the host drops needs a neighbour.
-ip -n "$NS" neigh replace 198.18.182.250 lladdr "$HMAC" dev "$PEER" nud permanent
+ip -n "$NS" neigh replace "$NET.250" lladdr "$HMAC" dev "$PEER" nud permanent
 
 # traffic RATE: floods for SECONDS_RUN from the namespace; prints udpflood's line ("N frames
 # in S s: R frames/s, C s of CPU"). RATE syn: hping3's spoofed SYN flood.
 traffic() {
 	if [ "$1" != syn ]; then
-		ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src 198.18.182.2 -dst 198.18.182.250 -dmac "$HMAC" -rate "$1" -t "$SECONDS_RUN"
+		ip netns exec "$NS" "$WORK/udpflood" -i "$PEER" -src "$NET.2" -dst "$NET.250" -dmac "$HMAC" -rate "$1" -t "$SECONDS_RUN"
 		return
 	fi
 	local tx0 tx1 s0 s1
 	tx0=$(ip netns exec "$NS" cat "/sys/class/net/$PEER/statistics/tx_packets")
 	s0=$(date +%s.%N)
 	ip netns exec "$NS" /usr/bin/time -o "$WORK/hping.time" -f "%U %S" \
-		timeout -s INT "$SECONDS_RUN" hping3 -q -S -p 80 --flood --rand-source 198.18.182.250 >/dev/null 2>&1 || true
+		timeout -s INT "$SECONDS_RUN" hping3 -q -S -p 80 --flood --rand-source "$NET.250" >/dev/null 2>&1 || true
 	s1=$(date +%s.%N)
 	tx1=$(ip netns exec "$NS" cat "/sys/class/net/$PEER/statistics/tx_packets")
 	awk -v n=$((tx1 - tx0)) -v a="$s0" -v b="$s1" -v f="$WORK/hping.time" 'BEGIN {

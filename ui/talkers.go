@@ -473,6 +473,9 @@ func (p *talkersPane) row(t *monitor.Talker, c talkerColumns, selected bool, w i
 		marker = "›"
 	}
 	local, remote := p.endpoint(t.Key.Local), p.endpoint(t.Key.Remote)
+	if t.Aggregate {
+		remote = "* (" + strconv.FormatUint(t.Flows, 10) + " flows)" // the sources were not kept: iftop's "*"
+	}
 	if t.Overflow() {
 		local, remote = "(overflow)", "flows beyond the table"
 	}
