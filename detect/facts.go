@@ -41,6 +41,7 @@ const (
 	kindFailedOut                        // outbound
 	kindAcceptedIn                       // an accepted connection inbound (brute_force; accepted)
 	kindAcceptedOut                      // outbound
+	kindAggregate                        // an aggregate row (FlowFact.Flows > 0): its remote is no source
 )
 
 // factReader is a detector that reads the flow facts: the engine shares its facts with it.
@@ -74,6 +75,7 @@ func (fs *facts) build(v *View) {
 			}
 		}
 		if f.Flows > 0 {
+			fi.kind |= kindAggregate
 			continue // an aggregate row (capture.FlowDelta.Flows): its remote is no source
 		}
 		if ok, out, _ := failed(f); ok {

@@ -101,21 +101,21 @@ func (d *synFlood) Check(v *View, now time.Time, emit func(Finding)) {
 			}
 			lastAddr, lastPort = fi.local, fi.localPort
 		}
-		n := int(v.Flows[i].FlowCount())
-		if f := &v.Flows[i]; f.Flows > 0 {
-			// An aggregate row: its completed handshakes are not half-open.
-			n = int(f.Flows - min(f.FlowsAcked, f.Flows))
-			if n == 0 {
-				continue
+		if fi.kind&kindAggregate != 0 {
+			// An aggregate row: its flows count, not its completed handshakes; the sources
+			// were not kept. (Only for these is the fact itself read: info is the hot part.)
+			f := &v.Flows[i]
+			n := int(f.Flows - min(f.FlowsAcked, f.Flows))
+			vi.halfOpen += n
+			if fi.kind&kindSynAcked != 0 {
+				vi.synAcked += n
 			}
-		}
-		vi.halfOpen += n
-		if fi.kind&kindSynAcked != 0 {
-			vi.synAcked += n
-		}
-		if v.Flows[i].Flows > 0 {
-			vi.aggregated += n // the sources were not kept
+			vi.aggregated += n
 			continue
+		}
+		vi.halfOpen++
+		if fi.kind&kindSynAcked != 0 {
+			vi.synAcked++
 		}
 		if vi.sources.cannotAdd(fi.remote) {
 			continue // a source beyond maxFloodSources
