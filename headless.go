@@ -141,6 +141,11 @@ func (h *headless) interrupted() error {
 	if err := h.drainBatches(); err != nil {
 		return err
 	}
+	if b := h.src.unsent(); b != nil {
+		if err := h.batch(b); err != nil {
+			return err
+		}
+	}
 	for {
 		select {
 		case s := <-h.src.samples:
@@ -278,7 +283,13 @@ func (h *headless) replay(ctx context.Context) error {
 		case <-ctx.Done():
 			_, err := h.src.stop()
 			h.capErr = err
-			return h.drainReplay()
+			if err := h.drainReplay(); err != nil {
+				return err
+			}
+			if b := h.src.unsent(); b != nil && !h.done() {
+				return h.replayBatch(b)
+			}
+			return nil
 		}
 	}
 	return nil

@@ -27,12 +27,13 @@ type sources struct {
 	// ended); headless reads capDone instead.
 	closeBatches bool
 
-	samples chan *sampler.Sample
-	batches chan *capture.Batch
-	smpDone chan *sampler.Sample // Run's last, unsent sample; closed-over once
-	capDone chan error           // capture Run's result
-	cancel  context.CancelFunc
-	closed  bool
+	samples     chan *sampler.Sample
+	batches     chan *capture.Batch
+	unsentTaken bool                 // unsent was called
+	smpDone     chan *sampler.Sample // Run's last, unsent sample; closed-over once
+	capDone     chan error           // capture Run's result
+	cancel      context.CancelFunc
+	closed      bool
 }
 
 // explicitCapture reports whether the command line asks for packets: then a capture that
@@ -164,6 +165,16 @@ func (s *sources) stop() (last *sampler.Sample, capErr error) {
 		s.capDone = nil
 	}
 	return last, capErr
+}
+
+// unsent returns, once, the last batch the stopped capture had no room for in s.batches
+// (nil if none): it follows the batches there. Call it after stop.
+func (s *sources) unsent() *capture.Batch {
+	if s.cap == nil || s.unsentTaken {
+		return nil
+	}
+	s.unsentTaken = true
+	return s.cap.Unsent()
 }
 
 // close releases the sampler's and the capture's handles (the pcap file is flushed).

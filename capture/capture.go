@@ -74,7 +74,15 @@ type Capture struct {
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 	running   atomic.Bool
+
+	unsent atomic.Pointer[Batch] // the last batch, when Run found no room for it (see Unsent)
 }
+
+// Unsent returns the last batch of a Run that was stopped (its ctx done, or Close called)
+// while out had no room for it, or nil: Run does not wait for a consumer that may be gone.
+// A consumer that stops the capture and then drains out applies it last: it follows the
+// batches in out. Call it after Run has returned.
+func (c *Capture) Unsent() *Batch { return c.unsent.Load() }
 
 // errClosed is returned by Run on a closed Capture.
 var errClosed = errors.New("capture: closed")

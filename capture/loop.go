@@ -77,7 +77,8 @@ type loop struct {
 // ctx is done, Close is called, or the replayed file ends. It never blocks on
 // a full channel: a batch that finds no room is summed into the next one.
 // The last, partial interval is sent too (at the end of a replay Run waits
-// for room for it, unless ctx is done or Close is called). Run returns nil
+// for room for it, unless ctx is done or Close is called; a last batch that
+// finds no room then is kept for Unsent). Run returns nil
 // at a clean end, and an error wrapping ErrBadFile for a damaged file, after
 // sending what was read. Run may be called once.
 func (c *Capture) Run(ctx context.Context, out chan<- *Batch) error {
@@ -436,9 +437,10 @@ func (l *loop) finish(start, end time.Time, err error) error {
 	}
 	b := l.build(start, end)
 	if l.stopping() {
-		select { // the consumer may be gone: try once
+		select { // the consumer may be gone: try once, and keep it for Unsent
 		case l.out <- b:
 		default:
+			l.c.unsent.Store(b)
 		}
 		return err
 	}

@@ -353,6 +353,43 @@ func TestReplayLateReader(t *testing.T) {
 	t.Logf("%d batches to the late reader, %d to one that keeps up; %d packets", len(got.batches), len(want.batches), got.packets())
 }
 
+// TestReplayStoppedUnsent: a replay stopped (its ctx cancelled) while its consumer reads
+// nothing: Run does not wait for room for its last batch, and keeps it for Unsent. The
+// batches in the channel and then Unsent's hold every packet the replay accounted
+// (Stats.Received of the last one), contiguous from the file's start.
+func TestReplayStoppedUnsent(t *testing.T) {
+	file := filepath.Join(pcapDir, "mixed-vlan.pcap") // 576 packets over 11.7 s
+	c, err := Open(Options{ReplayFile: file, Interval: 100 * time.Millisecond, Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out := make(chan *Batch, 1) // room for one batch, never read while Run runs
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	if err := c.Run(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	got := &runResult{flows: map[FlowKey]FlowDelta{}}
+	for len(out) > 0 {
+		got.add(<-out)
+	}
+	last := c.Unsent()
+	if last == nil {
+		t.Fatalf("Unsent is nil: the stopped replay's last batch (the channel held %d) was dropped", len(got.batches))
+	}
+	got.add(last)
+	for i := 1; i < len(got.batches); i++ {
+		if p, b := got.batches[i-1], got.batches[i]; !b.Start.Equal(p.End) {
+			t.Errorf("batch %d spans %v to %v, the one before ended at %v", i, b.Start, b.End, p.End)
+		}
+	}
+	if n := got.packets(); n == 0 || n != last.Stats.Received || n >= 576 {
+		t.Errorf("the batches hold %d packets, the replay accounted %d: want them equal, some, and not the whole file (576: not stopped)", n, last.Stats.Received)
+	}
+	t.Logf("%d batches, %d packets accounted before the stop", len(got.batches), got.packets())
+}
+
 // TestReplayGap: a file silent for ten hours between two packets is sent as
 // a few batches, not 36,000, and both packets are accounted.
 func TestReplayGap(t *testing.T) {
