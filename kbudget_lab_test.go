@@ -42,11 +42,12 @@ type budgetRun struct {
 
 // budgetLab runs wiretop --flows ebpf in the lab's namespace on its end of the veth while
 // traffic runs (from the test's namespace), stops it, and reads what it counted against
-// the packets the peer (the host's end of the veth) counted.
-func budgetLab(t *testing.T, l *lab, traffic func()) budgetRun {
+// the packets the peer (the host's end of the veth) counted. extra are more flags for wiretop.
+func budgetLab(t *testing.T, l *lab, traffic func(), extra ...string) budgetRun {
 	t.Helper()
 	rx0, tx0 := vethPackets(t, l.hostIf)
-	w := startWiretop(t, l.prefix(), "--headless", "-i", l.nsIf, "--flows", "ebpf", "--interval", "500ms", "--db", "", "--top", "0")
+	args := append([]string{"--headless", "-i", l.nsIf, "--flows", "ebpf", "--interval", "500ms", "--db", "", "--top", "0"}, extra...)
+	w := startWiretop(t, l.prefix(), args...)
 	w.waitFirst(t, 10*time.Second)
 	traffic()
 	time.Sleep(1200 * time.Millisecond) // the last packets reach a batch

@@ -134,6 +134,21 @@
 // are evicted, on the capture's clock. TestMillionFlows runs a million
 // distinct flows through it.
 //
+// A table more than 3/4 full is crowded: at the end of each interval, once
+// its deltas are swapped out (in the kernel path, once the whole map has
+// been read), it also evicts, before the idle timeout, the flows not worth a
+// row: TCP flows of at most 2 packets in their life (a saturating count in
+// the entry), only handshake packets (a SYN, its SYN-ACK, a RST), and none
+// in the interval just closed. That is what a spoofed SYN flood leaves
+// behind; without this the table filled with them and the flows that
+// started later went to overflow for the next 2 minutes. Everything they
+// counted was sent in a batch and a flow with a delta waiting is never
+// evicted, so totals stay exact; a SYN that comes back later starts a new
+// row. Established flows, UDP flows and handshakes of 3 packets or more
+// (a retransmitted SYN-ACK) keep their rows until the idle timeout. The
+// kernel path knows each interval's TCP flags, not each packet's: there a
+// packet without any flag beside a SYN passes for a handshake packet.
+//
 // # Intervals and coalescing
 //
 // Once per interval (on the wall clock live, on the file's clock in a replay)

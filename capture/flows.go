@@ -30,7 +30,17 @@ type flowTable struct {
 	overflow      FlowDelta // new flows that found the table full
 	overflowDirty bool
 	other         Counter // packets without an IP flow
+	ivl           uint32  // intervals swapped out so far
 }
+
+// crowdedNum/crowdedDen is the level above which a table is under pressure: more than 3/4
+// of its flows in use. Then evict removes the flows not worth a row (see fleeting) without
+// waiting for the idle timeout, so that flows that start later find room. Below it a flood
+// that ends leaves its one-packet flows until the idle timeout, as any other flow.
+const crowdedNum, crowdedDen = 3, 4
+
+// crowded says whether n flows in use out of capacity put a table under pressure.
+func crowded(n, capacity int) bool { return crowdedDen*n > crowdedNum*capacity }
 
 // fkey is a FlowKey without pointers (netip.Addr carries a zone handle),
 // as five words that compare without a call to memequal: the local and the
@@ -86,7 +96,18 @@ type flowEntry struct {
 	rxPH, txPH  uint32 // interval packets, high 32 bits
 	first, last int64  // unix nanoseconds
 	marked      bool   // in dirty without packets in the interval (markKey)
-	_           [31]byte
+	life        uint8  // packets since the flow entered the table, saturating at 255
+	real        bool   // a packet other than a TCP SYN, SYN-ACK or RST was seen
+	ivl         uint32 // flowTable.ivl of the last interval that had a delta for it
+	_           [24]byte
+}
+
+// fleeting says whether the flow is not worth a row under pressure: at most 2 packets in
+// its whole life, all of them TCP handshake packets (a SYN, its SYN-ACK, a RST: what a
+// spoofed SYN flood leaves), and none in the interval just swapped out (ivl), so that what
+// it counted was sent in a batch and nothing of it is waiting.
+func (e *flowEntry) fleeting(ivl uint32) bool {
+	return e.life <= 2 && !e.real && e.ivl != ivl && e.rxP|e.txP|e.rxPH|e.txPH == 0 && !e.marked
 }
 
 func newFlowTable(capacity int) *flowTable {
@@ -222,7 +243,14 @@ func (t *flowTable) accountKey(fk *fkey, h uint64, tx bool, wireLen uint64, flag
 		}
 	}
 	e.flags |= flags
-	e.hs |= hsBits(flags, tx)
+	hs := hsBits(flags, tx)
+	e.hs |= hs
+	if hs == 0 || hs&(HsAckIn|HsAckOut) != 0 {
+		e.real = true
+	}
+	if e.life != 255 {
+		e.life++
+	}
 	if ts > e.last {
 		e.last = ts
 	} else if ts < e.first {
@@ -261,8 +289,10 @@ func (t *flowTable) remove(idx int32) {
 // swap returns the deltas of the interval and resets them.
 func (t *flowTable) swap() (flows []FlowDelta, overflow FlowDelta, other Counter) {
 	flows = make([]FlowDelta, 0, len(t.dirty))
+	t.ivl++
 	for _, idx := range t.dirty {
 		e := &t.entries[idx]
+		e.ivl = t.ivl
 		flows = append(flows, FlowDelta{
 			Key: e.key.flowKey(), RxBytes: e.rxB, TxBytes: e.txB,
 			RxPackets: uint64(e.rxPH)<<32 | uint64(e.rxP), TxPackets: uint64(e.txPH)<<32 | uint64(e.txP),
@@ -279,13 +309,16 @@ func (t *flowTable) swap() (flows []FlowDelta, overflow FlowDelta, other Counter
 	return flows, overflow, other
 }
 
-// evict removes the flows last seen before cutoff (unix nanoseconds). Call it
-// right after swap. It returns the number of flows evicted.
+// evict removes the flows last seen before cutoff (unix nanoseconds) and, when the table is
+// crowded (more than 3/4 full), the flows not worth a row (fleeting: at most 2 handshake
+// packets, none in the interval just swapped out). Call it right after swap: a flow with
+// packets not swapped out yet is never evicted. It returns the number of flows evicted.
 func (t *flowTable) evict(cutoff int64) int {
 	n := 0
+	early := crowded(t.n, len(t.entries))
 	for i := range t.entries {
 		e := &t.entries[i]
-		if e.used && e.last < cutoff && e.rxP|e.txP|e.rxPH|e.txPH == 0 {
+		if e.used && e.rxP|e.txP|e.rxPH|e.txPH == 0 && (e.last < cutoff || early && e.fleeting(t.ivl)) {
 			t.remove(int32(i))
 			n++
 		}

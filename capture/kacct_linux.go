@@ -106,6 +106,19 @@ type kflow struct {
 	first, last int64  // monotonic ns
 	ivl         uint64 // kacct.seq of the interval that has a delta for it at idx
 	idx         int
+	life        uint8 // packets since the flow was first seen, saturating at 255
+	flags       uint8 // TCP flags of all its intervals
+}
+
+// fleeting says whether the flow is not worth a row when the table is crowded, as
+// flowEntry.fleeting: TCP, at most 2 packets in its life, handshake packets only (its facts
+// hold no ACK nor ICMP mark and its flags no FIN, PSH or URG: a SYN, its SYN-ACK, a RST), and
+// no delta in the read seq, so that all it counted was emitted. The kernel keeps flags per
+// interval, not per packet: a segment without any flag beside a SYN passes for a handshake.
+func (f *kflow) fleeting(seq uint64) bool {
+	const handshake = HsSynIn | HsSynOut | HsSynAckIn | HsSynAckOut | HsRstIn | HsRstOut
+	return f.key.Proto == protoTCP && f.life <= 2 && f.hs != 0 && f.hs&^handshake == 0 &&
+		f.flags&^(tcpSYN|tcpACK|tcpRST) == 0 && f.ivl != seq
 }
 
 // kacct is the kernel's flow accounting on one interface: the program attached to its
@@ -328,17 +341,7 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 		return flows, overflow, other, nil
 	}
 	k.markUnreachable(ls, &flows)
-	// Entries gone from the kernel's map (LRU eviction when full) and entries idle for too
-	// long (deleted below) leave the user-space state too.
-	for key, ri := range k.raw {
-		r := &k.rawT[ri]
-		if r.seen != k.seq {
-			k.forget(key, ri)
-		} else if r.last < cutoff && (r.f < 0 || k.flowT[r.f].ivl != k.seq) {
-			k.del = append(k.del, key)
-			k.forget(key, ri)
-		}
-	}
+	k.evict(cutoff)
 	k.deleteEntries()
 	k.finishDeltas(flows, wallOff)
 	k.nflows = len(flows)
@@ -347,6 +350,26 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 	k.emitted.Bytes += overflow.Bytes()
 	k.unaccounted(&t, &overflow)
 	return flows, overflow, other, nil
+}
+
+// evict drops from the user-space state, after a full read, the entries gone from the
+// kernel's map (LRU eviction when full), and queues for deletion in k.del the entries idle
+// since before cutoff (monotonic ns) and, when the table is crowded (more than 3/4 of
+// flowCap flows, as the libpcap path's), those of the flows not worth a row
+// (kflow.fleeting), so that flows that start later find room. A flow with a delta in this
+// read is never evicted: its packets are emitted first.
+func (k *kacct) evict(cutoff int64) {
+	early := crowded(len(k.agg), k.flowCap)
+	for key, ri := range k.raw {
+		r := &k.rawT[ri]
+		if r.seen != k.seq {
+			k.forget(key, ri)
+		} else if r.last < cutoff && (r.f < 0 || k.flowT[r.f].ivl != k.seq) ||
+			early && r.f >= 0 && k.flowT[r.f].fleeting(k.seq) {
+			k.del = append(k.del, key)
+			k.forget(key, ri)
+		}
+	}
 }
 
 // readVictims appends a delta for each victim whose counters grew since the last read (at
@@ -542,6 +565,8 @@ func (k *kacct) entry(key *kkey, v []kval, slot uint32, g uint32, ls *localSet, 
 		f.first = int64(sum.First)
 	}
 	f.last = max(f.last, int64(sum.Last))
+	f.life = uint8(min(uint64(f.life)+dp, 255))
+	f.flags |= flags
 	if dp == 0 && flags == 0 {
 		return
 	}

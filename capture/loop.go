@@ -513,7 +513,8 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 		l.flushAcct()
 		flows, overflow, other = l.table.swap()
 		now := end.UnixNano()
-		if l.table.n >= len(l.table.entries) || now-l.lastEvict >= l.evictEvery {
+		// A crowded table is swept every interval: its fleeting flows leave early.
+		if crowded(l.table.n, len(l.table.entries)) || now-l.lastEvict >= l.evictEvery {
 			l.table.evict(now - int64(l.c.opts.IdleTimeout))
 			l.lastEvict = now
 		}
