@@ -295,7 +295,7 @@ func TestKacctVictimDelta(t *testing.T) {
 	a.add(&b)
 	o := FlowDelta{RxPackets: 1}
 	o.add(&FlowDelta{RxPackets: 2})
-	if a.FlowCount() != 7 || !a.Aggregate() || o.FlowCount() != 1 || o.Aggregate() {
-		t.Errorf("merged aggregate %d flows, merged flow %d", a.FlowCount(), o.FlowCount())
+	if a.Flows != 7 || !a.Aggregate() || o.Flows != 0 || o.Aggregate() {
+		t.Errorf("merged aggregate %d flows (aggregate %v), merged flow %d (aggregate %v)", a.Flows, a.Aggregate(), o.Flows, o.Aggregate())
 	}
 }

@@ -167,17 +167,13 @@ type FlowDelta struct {
 	// Flows is the number of flows the delta stands for when it is an aggregate row (see
 	// the package documentation, "Flows not worth a row"): the handshakes of flows that
 	// the kernel path counted per victim instead of one row each, under a SYN flood. 0 for
-	// an ordinary flow, which is one flow; FlowCount says how many in both cases.
+	// an ordinary flow, which is one flow.
 	Flows uint64
 	// FlowsAcked is, of an aggregate row's Flows, how many handshakes the client completed:
 	// ACKs towards the victim that started a flow of their own (its packets are in that
 	// flow, not here). The others are half-open, as far as the capture can tell.
 	FlowsAcked uint64
 }
-
-// FlowCount returns the number of flows the delta stands for: Flows for an aggregate row,
-// 1 for an ordinary flow.
-func (d FlowDelta) FlowCount() uint64 { return max(d.Flows, 1) }
 
 // Aggregate says whether the delta is an aggregate row of several flows (Flows > 0).
 func (d FlowDelta) Aggregate() bool { return d.Flows > 0 }

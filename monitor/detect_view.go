@@ -28,17 +28,13 @@ type FlowFact struct {
 	Last      time.Time
 	// Flows is the number of flows the fact stands for when it is an aggregate row
 	// (capture.FlowDelta.Flows: a victim's SYNs from sources not given a row each); 0 for
-	// one flow. FlowCount says how many in both cases.
+	// one flow.
 	Flows      uint64
 	FlowsAcked uint64 // of Flows, the handshakes completed (capture.FlowDelta.FlowsAcked)
 	PID        int    // the local process, 0 when unknown
 	Comm       string // its comm
 	talker     *talker
 }
-
-// FlowCount returns the number of flows the fact stands for: Flows for an aggregate row, 1
-// otherwise.
-func (f *FlowFact) FlowCount() uint64 { return max(f.Flows, 1) }
 
 // Listener is a listening socket (TCP LISTEN, or an unconnected UDP socket bound to a port).
 type Listener struct {

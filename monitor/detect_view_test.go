@@ -98,7 +98,7 @@ func TestAggregateRow(t *testing.T) {
 	st.DetectView(&v)
 	var counts []uint64
 	for i := range v.Flows {
-		counts = append(counts, v.Flows[i].FlowCount())
+		counts = append(counts, max(v.Flows[i].Flows, 1))
 		if v.Flows[i].Key == agg && (v.Flows[i].Flows != 5000 || v.Flows[i].FlowsAcked != 40) {
 			t.Errorf("the aggregate's fact says %d flows, %d completed; want 5000, 40", v.Flows[i].Flows, v.Flows[i].FlowsAcked)
 		}

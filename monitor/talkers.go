@@ -280,7 +280,7 @@ func (st *State) add(t *talker, d *capture.FlowDelta, start time.Time) {
 	t.curTx += d.TxBytes
 	t.curRxP += d.RxPackets
 	t.curTxP += d.TxPackets
-	if d.Flows > 0 {
+	if d.Aggregate() {
 		t.Aggregate = true
 		t.curFlows += d.Flows
 	}
