@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,10 +34,12 @@ func newLab(t *testing.T, subnet int) *lab {
 	id := hex.EncodeToString(b)
 	l := &lab{ns: "wt-" + id, hostIf: "wt" + id + "h", nsIf: "wt" + id + "n", subnet: subnet,
 		hostIP: fmt.Sprintf("198.18.%d.1", subnet), nsIP: fmt.Sprintf("198.18.%d.2", subnet)}
+	unlock := lockSubnet(t, subnet)
 	home, _ := os.Readlink("/proc/self/ns/net")
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "link", "del", l.hostIf).Run()
 		_ = exec.Command("ip", "netns", "del", l.ns).Run()
+		unlock()
 		// /proc/self/net is the main thread's namespace: a test that moved a thread into
 		// the lab and let it go back to the pool (or ended it on the main thread, which Go
 		// parks instead) changes what every later test reads in /proc/net.
@@ -62,6 +65,31 @@ func newLab(t *testing.T, subnet int) *lab {
 	must(t, "ip", "neigh", "replace", l.nsIP, "lladdr", nsMAC, "dev", l.hostIf, "nud", "permanent")
 	l.exec(t, "ip", "neigh", "replace", l.hostIP, "lladdr", hostMAC, "dev", l.nsIf, "nud", "permanent")
 	return l
+}
+
+// lockSubnet holds an exclusive lock on the subnet for the machine until the lab is gone: two
+// runs of the suite at once (a clean-clone run beside a development run) would otherwise put
+// the same /24 on two veths, and each run's traffic would take the other's route. The second
+// run waits for the first's lab instead.
+func lockSubnet(t *testing.T, subnet int) (unlock func()) {
+	t.Helper()
+	dir := "/run/wiretop-lab"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("lab lock: %v", err)
+	}
+	f, err := os.OpenFile(fmt.Sprintf("%s/198.18.%d.lock", dir, subnet), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("lab lock: %v", err)
+	}
+	t0 := time.Now()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("lab lock of 198.18.%d.0/24: %v", subnet, err)
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Logf("waited %v for another run's lab on 198.18.%d.0/24", d.Round(time.Second), subnet)
+	}
+	return func() { f.Close() }
 }
 
 func mac(t *testing.T, s string) string {
