@@ -15,7 +15,7 @@ import (
 
 // pinCPU keeps the test's goroutine on one thread and that thread on one CPU until the test
 // ends: the program's budget is per CPU, and a thread that moved would spend two.
-func pinCPU(t *testing.T) {
+func pinCPU(t testing.TB) {
 	t.Helper()
 	runtime.LockOSThread()
 	var old, one unix.CPUSet
@@ -297,5 +297,108 @@ func TestKacctVictimDelta(t *testing.T) {
 	o.add(&FlowDelta{RxPackets: 2})
 	if a.Flows != 7 || !a.Aggregate() || o.Flows != 0 || o.Aggregate() {
 		t.Errorf("merged aggregate %d flows (aggregate %v), merged flow %d (aggregate %v)", a.Flows, a.Aggregate(), o.Flows, o.Aggregate())
+	}
+}
+
+// floodRead runs one interval of n spoofed SYNs towards victim:80 (completed, when acked, by
+// the client's ACK after the victim's SYN-ACK), reads it, and returns the SYN flows that got
+// a row, the SYNs aggregated and the new entries the interval created in the flow map.
+func floodRead(t *testing.T, k *kacct, ls *localSet, victim netip.Addr, src *int, n int, acked bool) (rows int, agg uint64, created int) {
+	t.Helper()
+	run := func(f []byte) {
+		t.Helper()
+		if _, err := k.prog.Run(&ebpf.RunOptions{Data: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := flowEntries(t, k)
+	for range n {
+		s, sp := spoofed(*src)
+		*src++
+		run(tcpFrame(s, victim, sp, 80, tcpSYN))
+		if acked {
+			run(tcpFrame(victim, s, 80, sp, tcpSYN|tcpACK))
+			run(tcpFrame(s, victim, sp, 80, tcpACK))
+		}
+	}
+	created = flowEntries(t, k) - before
+	flows, _, _, err := k.read(ls, time.Hour, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range flows {
+		switch {
+		case d.Aggregate():
+			agg += d.Flows
+		case d.Handshake&HsSynIn != 0:
+			rows++
+		}
+	}
+	return rows, agg, created
+}
+
+// TestKernelFloodBudget: a spoofed SYN flood that completes no handshake (every packet a new
+// flow, no client ACK) has the budget's SYNs admitted in its first interval; the read that
+// finds the rest aggregated, none completed, lowers the budget to the flood's
+// (kacctFloodBudget) for the intervals that follow, and a read that finds no SYN aggregated
+// brings the full budget back. The twin is TestKernelFloodBudgetBusyServer.
+func TestKernelFloodBudget(t *testing.T) {
+	needRoot(t)
+	pinCPU(t)
+	k, err := loadKacct(DefaultFlowCap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	budget, fb := int(k.budget), int(k.floodBudget)
+	if fb != DefaultFlowCap/64/k.ncpu || fb >= budget {
+		t.Fatalf("flood budget %d per CPU, budget %d: want flowCap/64/ncpu = %d", fb, budget, DefaultFlowCap/64/k.ncpu)
+	}
+	victim := netip.MustParseAddr("198.18.223.2")
+	ls := newLocalSet([]netip.Addr{victim})
+	src := 0
+	n := 2 * budget
+	for ivl, want := range []int{budget, fb, fb} {
+		rows, agg, created := floodRead(t, k, ls, victim, &src, n, false)
+		t.Logf("interval %d: %d SYNs: %d rows, %d aggregated, %d new entries", ivl, n, rows, agg, created)
+		if rows != want || created != want || agg != uint64(n-want) {
+			t.Errorf("interval %d: %d SYNs: %d rows, %d new entries, %d aggregated; want %d rows", ivl, n, rows, created, agg, want)
+		}
+	}
+	// A quiet interval (a few SYNs, under the flood's budget): none aggregated, so the next
+	// interval has the full budget again.
+	if rows, agg, _ := floodRead(t, k, ls, victim, &src, fb/2, false); rows != fb/2 || agg != 0 {
+		t.Errorf("after the flood, %d SYNs: %d rows, %d aggregated", fb/2, rows, agg)
+	}
+	if rows, agg, _ := floodRead(t, k, ls, victim, &src, n, false); rows != budget || agg != uint64(n-budget) {
+		t.Errorf("a new flood: %d rows, %d aggregated; want the full budget %d", rows, agg, budget)
+	}
+}
+
+// TestKernelFloodBudgetBusyServer: more new connections an interval than the budget, each
+// completed by its client's ACK (a busy server, not a flood), keep the full budget in every
+// interval; those beyond it have their rows from the ACK on.
+func TestKernelFloodBudgetBusyServer(t *testing.T) {
+	needRoot(t)
+	pinCPU(t)
+	k, err := loadKacct(DefaultFlowCap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	budget := int(k.budget)
+	victim := netip.MustParseAddr("198.18.223.2")
+	ls := newLocalSet([]netip.Addr{victim})
+	src := 0
+	n := budget // SYN and SYN-ACK are two entries: half of them get rows
+	for ivl := range 3 {
+		rows, agg, created := floodRead(t, k, ls, victim, &src, n, true)
+		t.Logf("interval %d: %d connections: %d rows from their SYN, %d aggregated, %d new entries", ivl, n, rows, agg, created)
+		if rows < budget/2-1 || agg == 0 {
+			t.Errorf("interval %d: %d connections: %d rows from their SYN, %d aggregated; want the full budget's %d", ivl, n, rows, agg, budget/2)
+		}
+	}
+	if k.flood {
+		t.Error("completed handshakes taken for a flood")
 	}
 }
