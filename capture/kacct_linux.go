@@ -380,11 +380,16 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 // evict drops from the user-space state, after a full read, the entries gone from the
 // kernel's map (LRU eviction when full), and queues for deletion in k.del the entries idle
 // since before cutoff (monotonic ns) and, when the table is crowded (more than 3/4 of
-// flowCap flows, as the libpcap path's), those of the flows not worth a row
-// (kflow.fleeting), so that flows that start later find room. A flow with a delta in this
-// read is never evicted: its packets are emitted first.
+// flowCap flows, as the libpcap path's) or a flood lasts (k.flood), those of the flows not
+// worth a row (kflow.fleeting), so that flows that start later find room. A flow with a
+// delta in this read is never evicted: its packets are emitted first.
+//
+// Under a flood the fleeting flows leave at once, crowded or not: every read walks the
+// whole kernel map (about 0.5 µs an entry, the batch lookup and the sum of its CPUs), and
+// the flood's SYN flows would otherwise stay there for the idle timeout, 2 minutes of
+// admitted flows read again every interval.
 func (k *kacct) evict(cutoff int64) {
-	early := crowded(len(k.agg), k.flowCap)
+	early := k.flood || crowded(len(k.agg), k.flowCap)
 	for key, ri := range k.raw {
 		r := &k.rawT[ri]
 		if r.seen != k.seq {

@@ -340,8 +340,9 @@ func floodRead(t *testing.T, k *kacct, ls *localSet, victim netip.Addr, src *int
 // TestKernelFloodBudget: a spoofed SYN flood that completes no handshake (every packet a new
 // flow, no client ACK) has the budget's SYNs admitted in its first interval; the read that
 // finds the rest aggregated, none completed, lowers the budget to the flood's
-// (kacctFloodBudget) for the intervals that follow, and a read that finds no SYN aggregated
-// brings the full budget back. The twin is TestKernelFloodBudgetBusyServer.
+// (kacctFloodBudget) for the intervals that follow, the SYN flows of an interval leave the
+// map at the next read (fleeting, while the flood lasts), and a read that finds no SYN
+// aggregated brings the full budget back. The twin is TestKernelFloodBudgetBusyServer.
 func TestKernelFloodBudget(t *testing.T) {
 	needRoot(t)
 	pinCPU(t)
@@ -358,11 +359,16 @@ func TestKernelFloodBudget(t *testing.T) {
 	ls := newLocalSet([]netip.Addr{victim})
 	src := 0
 	n := 2 * budget
-	for ivl, want := range []int{budget, fb, fb} {
+	for ivl, want := range []int{budget, fb, fb, fb} {
 		rows, agg, created := floodRead(t, k, ls, victim, &src, n, false)
-		t.Logf("interval %d: %d SYNs: %d rows, %d aggregated, %d new entries", ivl, n, rows, agg, created)
+		t.Logf("interval %d: %d SYNs: %d rows, %d aggregated, %d new entries; %d entries after the read", ivl, n, rows, agg, created, flowEntries(t, k))
 		if rows != want || created != want || agg != uint64(n-want) {
 			t.Errorf("interval %d: %d SYNs: %d rows, %d new entries, %d aggregated; want %d rows", ivl, n, rows, created, agg, want)
+		}
+		// While the flood lasts, the SYN flows of the interval before leave the map (and
+		// the table) as fleeting, crowded or not: a read walks only the last interval's.
+		if e := flowEntries(t, k); ivl > 0 && e > want || len(k.agg) > max(want, e) {
+			t.Errorf("interval %d: %d entries in the map and %d flows in the table after the read; want the interval's %d", ivl, e, len(k.agg), want)
 		}
 	}
 	// A quiet interval (a few SYNs, under the flood's budget): none aggregated, so the next
