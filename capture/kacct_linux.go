@@ -76,26 +76,43 @@ type kvprev struct {
 	seen uint64 // kacct.seq of the last read that found the entry
 }
 
-// kacctBudget is the default budget of new flow entries per interval, over all CPUs, as a
+// kacctBudget is the full budget of new flow entries per interval, over all CPUs, as a
 // fraction of the map's flows: flowCap/8 (8,192 for the default cap), a CPU's share
-// flowCap/8/ncpu. An ordinary host opens far fewer flows a second (the quiet labs: tens to
-// hundreds); a spoofed SYN flood opens one per packet.
+// flowCap/8/ncpu, for a host that has shown itself a busy server. The budget adapts to what
+// each read finds over it (the SYNs counted for victims): at least half of them completed
+// by their client's ACK is a busy server, and the intervals that follow have this budget;
+// fewer is a flood (spoofed sources complete nothing), and they have kacctFloodBudget; a
+// read with none over it takes a flood's budget back to kacctStartBudget and leaves the
+// others. Each flow admitted costs user space its entry, its talker and its attribution
+// (about 20 µs in all): 8,192 of them an interval were 1.4 to 2 s of CPU per million
+// packets of a 100 kpps flood, and a flood's first interval admits the whole budget before
+// a read can tell. A connection whose SYN went over the budget still gets its row from the
+// client's ACK on.
 func kacctBudget(flowCap, ncpu int) uint32 {
 	return uint32(max(flowCap/8/max(ncpu, 1), 1))
 }
 
-// kacctFloodBudget is the budget while a flood lasts: flowCap/64 over all CPUs (1,024 new
-// flows an interval for the default cap), a CPU's share flowCap/64/ncpu. A read that finds
-// SYNs counted for victims, fewer than half of them completed by their client's ACK, takes
-// it for a flood (spoofed sources complete nothing) and lowers the budget to this for the
-// intervals that follow, until a read finds no SYN counted for a victim. Each flow admitted
-// costs user space its entry, its talker and its attribution (about 20 µs in all): 8,192 of
-// them an interval were 1.4 to 2 s of CPU per million packets of a 100 kpps flood. A busy
-// server's real connections complete their handshakes, so they keep the full budget; and a
-// connection whose SYN is aggregated still gets its row from the client's ACK on.
-func kacctFloodBudget(flowCap, ncpu int) uint32 {
-	return uint32(max(flowCap/64/max(ncpu, 1), 1))
+// kacctStartBudget is the budget a capture starts with, and after a flood: flowCap/32 over
+// all CPUs (2,048 new flows an interval for the default cap: a quiet host opens tens to
+// hundreds; a scan of 1,000 ports and the answers to it fit).
+func kacctStartBudget(flowCap, ncpu int) uint32 {
+	return uint32(max(flowCap/32/max(ncpu, 1), 1))
 }
+
+// kacctFloodBudget is the budget while a flood lasts: flowCap/256 over all CPUs (256 new
+// flows an interval for the default cap), enough to name sources in the alert's evidence.
+func kacctFloodBudget(flowCap, ncpu int) uint32 {
+	return uint32(max(flowCap/256/max(ncpu, 1), 1))
+}
+
+// budgetLevel says which budget is in force (see kacctBudget).
+type budgetLevel uint8
+
+const (
+	budgetStart budgetLevel = iota // kacctStartBudget
+	budgetBusy                     // kacctBudget
+	budgetFlood                    // kacctFloodBudget
+)
 
 // kacctBatch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
 const kacctBatch = 1024
@@ -147,10 +164,12 @@ type kacct struct {
 	victims *ebpf.Map
 	links   []link.Link
 	ncpu    int
-	budget  uint32 // kctl.Budget: new entries per CPU and interval
-	// floodBudget is kctl.Budget while flood says a flood lasts (kacctFloodBudget).
-	floodBudget uint32
-	flood       bool // the last read found SYNs aggregated for victims, most not completed
+	// The budgets of new entries per CPU and interval, kctl.Budget for each level (see
+	// kacctBudget): budget for a busy server, startBudget, floodBudget.
+	budget, startBudget, floodBudget uint32
+	level                            budgetLevel
+	pinned                           bool // budgetBusy whatever the reads find (keepFullBudget)
+	flood                            bool // the last read found SYNs over the budget, most not completed
 	// vsyns and vacks are this read's SYNs aggregated for victims and completed handshakes.
 	vsyns, vacks uint64
 
@@ -236,12 +255,12 @@ func loadKacct(flowCap int) (*kacct, error) {
 	}
 	k := &kacct{
 		prog: objs.Prog, flows: objs.Flows, unreach: objs.Unreach, totals: objs.Totals, ctl: objs.Ctl, victims: objs.Victims,
-		ncpu: ncpu, budget: kacctBudget(flowCap, ncpu), floodBudget: kacctFloodBudget(flowCap, ncpu),
+		ncpu: ncpu, budget: kacctBudget(flowCap, ncpu), startBudget: kacctStartBudget(flowCap, ncpu), floodBudget: kacctFloodBudget(flowCap, ncpu),
 		raw: make(map[kkey]int32), agg: make(map[fkey]int32), flowCap: flowCap,
 		keys: make([]kkey, kacctBatch), vals: make([]kval, kacctBatch*ncpu), tot: make([]ktotals, ncpu),
 		vprev: make(map[kvkey]*kvprev), vvals: make([]kvval, ncpu),
 	}
-	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.budget}, ebpf.UpdateAny); err != nil {
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.curBudget()}, ebpf.UpdateAny); err != nil {
 		k.close()
 		return nil, fmt.Errorf("flow program: %w", err)
 	}
@@ -329,9 +348,21 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 	if err := k.readVictims(&flows); err != nil {
 		return nil, overflow, other, err
 	}
-	if flood := k.vsyns > 0 && 2*k.vacks < k.vsyns; flood != k.flood {
+	k.flood = k.vsyns > 0 && 2*k.vacks < k.vsyns
+	level := k.level
+	switch {
+	case k.pinned:
+		level = budgetBusy
+	case k.flood:
+		level = budgetFlood
+	case k.vsyns > 0:
+		level = budgetBusy
+	case level == budgetFlood:
+		level = budgetStart
+	}
+	if level != k.level {
 		// The interval that has just begun gets the budget this read calls for.
-		k.flood = flood
+		k.level = level
 		if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.curBudget()}, ebpf.UpdateAny); err != nil {
 			return nil, overflow, other, fmt.Errorf("flow program: %w", err)
 		}
@@ -402,9 +433,21 @@ func (k *kacct) evict(cutoff int64) {
 	}
 }
 
-// curBudget is kctl.Budget for the interval that begins: the flood's while one lasts.
+// keepFullBudget pins the full budget (Capture.KeepFullBudget), from now on.
+func (k *kacct) keepFullBudget() error {
+	k.pinned, k.level = true, budgetBusy
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.curBudget()}, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("flow program: %w", err)
+	}
+	return nil
+}
+
+// curBudget is kctl.Budget for the interval that begins, per CPU (k.budget 0: none).
 func (k *kacct) curBudget() uint32 {
-	if k.flood {
+	switch k.level {
+	case budgetStart:
+		return min(k.startBudget, k.budget)
+	case budgetFlood:
 		return min(k.floodBudget, k.budget)
 	}
 	return k.budget

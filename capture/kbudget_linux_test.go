@@ -201,8 +201,9 @@ func TestKernelSynBudget(t *testing.T) {
 	}
 }
 
-// TestKernelSynBudgetQuiet: fewer new flows than the budget, SYNs and their SYN-ACKs to one
-// port: every flow has its own row, none is aggregated.
+// TestKernelSynBudgetQuiet: fewer new flows than the budget a capture starts with
+// (kacctStartBudget), SYNs and their SYN-ACKs to one port: every flow has its own row, none
+// is aggregated.
 func TestKernelSynBudgetQuiet(t *testing.T) {
 	needRoot(t)
 	pinCPU(t)
@@ -213,7 +214,7 @@ func TestKernelSynBudgetQuiet(t *testing.T) {
 	defer k.close()
 	victim := netip.MustParseAddr("198.18.206.2")
 	ls := newLocalSet([]netip.Addr{victim})
-	n := int(k.budget) / 2 // SYN and SYN-ACK: two entries a flow, on one CPU at worst
+	n := int(k.curBudget()) / 2 // SYN and SYN-ACK: two entries a flow, on one CPU at worst
 	for i := range n {
 		s, sp := spoofed(i)
 		for _, f := range [][]byte{tcpFrame(s, victim, sp, 80, tcpSYN), tcpFrame(victim, s, 80, sp, tcpSYN|tcpACK)} {
@@ -337,12 +338,14 @@ func floodRead(t *testing.T, k *kacct, ls *localSet, victim netip.Addr, src *int
 	return rows, agg, created
 }
 
-// TestKernelFloodBudget: a spoofed SYN flood that completes no handshake (every packet a new
-// flow, no client ACK) has the budget's SYNs admitted in its first interval; the read that
-// finds the rest aggregated, none completed, lowers the budget to the flood's
-// (kacctFloodBudget) for the intervals that follow, the SYN flows of an interval leave the
-// map at the next read (fleeting, while the flood lasts), and a read that finds no SYN
-// aggregated brings the full budget back. The twin is TestKernelFloodBudgetBusyServer.
+// TestKernelFloodBudget: a capture starts with the start budget (kacctStartBudget); a spoofed
+// SYN flood that completes no handshake (every packet a new flow, no client ACK) spends it
+// in its first interval, and the read that finds the rest over the budget, none completed,
+// lowers it to the flood's (kacctFloodBudget) until a read finds none over it. While the
+// flood lasts the SYN flows of an interval leave the map at the next read (fleeting), so
+// that a read walks only the last interval's. A busy server (SYNs over the budget, their
+// handshakes completed) earns the full budget (kacctBudget), which the next flood's first
+// interval spends. The twin is TestKernelFloodBudgetBusyServer.
 func TestKernelFloodBudget(t *testing.T) {
 	needRoot(t)
 	pinCPU(t)
@@ -351,39 +354,51 @@ func TestKernelFloodBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.close()
-	budget, fb := int(k.budget), int(k.floodBudget)
-	if fb != DefaultFlowCap/64/k.ncpu || fb >= budget {
-		t.Fatalf("flood budget %d per CPU, budget %d: want flowCap/64/ncpu = %d", fb, budget, DefaultFlowCap/64/k.ncpu)
+	budget, start, fb := int(k.budget), int(k.startBudget), int(k.floodBudget)
+	if budget != DefaultFlowCap/8/k.ncpu || start != DefaultFlowCap/32/k.ncpu || fb != DefaultFlowCap/256/k.ncpu {
+		t.Fatalf("budgets %d, %d, %d per CPU: want flowCap/8, /32 and /256 over %d CPUs", budget, start, fb, k.ncpu)
 	}
 	victim := netip.MustParseAddr("198.18.223.2")
 	ls := newLocalSet([]netip.Addr{victim})
 	src := 0
 	n := 2 * budget
-	for ivl, want := range []int{budget, fb, fb, fb} {
+	base := 0 // the entries of flows that are not fleeting
+	flood := func(what string, want int) {
+		t.Helper()
 		rows, agg, created := floodRead(t, k, ls, victim, &src, n, false)
-		t.Logf("interval %d: %d SYNs: %d rows, %d aggregated, %d new entries; %d entries after the read", ivl, n, rows, agg, created, flowEntries(t, k))
+		e := flowEntries(t, k)
+		t.Logf("%s: %d SYNs: %d rows, %d aggregated, %d new entries; %d entries after the read", what, n, rows, agg, created, e)
 		if rows != want || created != want || agg != uint64(n-want) {
-			t.Errorf("interval %d: %d SYNs: %d rows, %d new entries, %d aggregated; want %d rows", ivl, n, rows, created, agg, want)
+			t.Errorf("%s: %d SYNs: %d rows, %d new entries, %d aggregated; want %d rows", what, n, rows, created, agg, want)
 		}
-		// While the flood lasts, the SYN flows of the interval before leave the map (and
-		// the table) as fleeting, crowded or not: a read walks only the last interval's.
-		if e := flowEntries(t, k); ivl > 0 && e > want || len(k.agg) > max(want, e) {
-			t.Errorf("interval %d: %d entries in the map and %d flows in the table after the read; want the interval's %d", ivl, e, len(k.agg), want)
+		if e > base+max(want, 2*fb) {
+			t.Errorf("%s: %d entries in the map after the read; want the interval's %d (+%d)", what, e, want, base)
+		}
+		if !k.flood || k.level != budgetFlood {
+			t.Errorf("%s: flood %v, budget level %d: want the flood's", what, k.flood, k.level)
 		}
 	}
-	// A quiet interval (a few SYNs, under the flood's budget): none aggregated, so the next
-	// interval has the full budget again.
-	if rows, agg, _ := floodRead(t, k, ls, victim, &src, fb/2, false); rows != fb/2 || agg != 0 {
-		t.Errorf("after the flood, %d SYNs: %d rows, %d aggregated", fb/2, rows, agg)
+	flood("a flood's first interval", start)
+	flood("its second", fb)
+	flood("its third", fb)
+	// A quiet interval (a few SYNs, under the budget) ends the flood.
+	if rows, agg, _ := floodRead(t, k, ls, victim, &src, fb/2, false); rows != fb/2 || agg != 0 || k.flood || k.level != budgetStart {
+		t.Errorf("after the flood, %d SYNs: %d rows, %d aggregated, flood %v, level %d", fb/2, rows, agg, k.flood, k.level)
 	}
-	if rows, agg, _ := floodRead(t, k, ls, victim, &src, n, false); rows != budget || agg != uint64(n-budget) {
-		t.Errorf("a new flood: %d rows, %d aggregated; want the full budget %d", rows, agg, budget)
+	flood("a second flood's first interval", start)
+	flood("its second", fb)
+	// A busy server: connections over the budget, completed.
+	if rows, agg, _ := floodRead(t, k, ls, victim, &src, start, true); rows != fb/2 || agg == 0 || k.flood || k.level != budgetBusy {
+		t.Errorf("%d connections: %d rows, %d aggregated, flood %v, level %d; want %d rows and the full budget", start, rows, agg, k.flood, k.level, fb/2)
 	}
+	base = flowEntries(t, k) // the connections' entries, which stay
+	flood("a third flood's first interval, on a busy server", budget)
+	flood("its second", fb)
 }
 
 // TestKernelFloodBudgetBusyServer: more new connections an interval than the budget, each
-// completed by its client's ACK (a busy server, not a flood), keep the full budget in every
-// interval; those beyond it have their rows from the ACK on.
+// completed by its client's ACK (a busy server, not a flood), earn the full budget from the
+// second interval on and keep it; those beyond it have their rows from the ACK on.
 func TestKernelFloodBudgetBusyServer(t *testing.T) {
 	needRoot(t)
 	pinCPU(t)
@@ -392,19 +407,19 @@ func TestKernelFloodBudgetBusyServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.close()
-	budget := int(k.budget)
+	budget, start := int(k.budget), int(k.startBudget)
 	victim := netip.MustParseAddr("198.18.223.2")
 	ls := newLocalSet([]netip.Addr{victim})
 	src := 0
 	n := budget // SYN and SYN-ACK are two entries: half of them get rows
-	for ivl := range 3 {
+	for ivl, want := range []int{start / 2, budget / 2, budget / 2} {
 		rows, agg, created := floodRead(t, k, ls, victim, &src, n, true)
 		t.Logf("interval %d: %d connections: %d rows from their SYN, %d aggregated, %d new entries", ivl, n, rows, agg, created)
-		if rows < budget/2-1 || agg == 0 {
-			t.Errorf("interval %d: %d connections: %d rows from their SYN, %d aggregated; want the full budget's %d", ivl, n, rows, agg, budget/2)
+		if rows < want-1 || rows > want || agg == 0 {
+			t.Errorf("interval %d: %d connections: %d rows from their SYN, %d aggregated; want %d rows", ivl, n, rows, agg, want)
 		}
 	}
-	if k.flood {
-		t.Error("completed handshakes taken for a flood")
+	if k.flood || k.level != budgetBusy {
+		t.Errorf("completed handshakes: flood %v, budget level %d", k.flood, k.level)
 	}
 }
