@@ -102,20 +102,21 @@
 // (the detectors see no accepted connection for it). Batches hold at most
 // FlowCap flows plus the victims' rows.
 //
-// The budget adapts: a capture starts with the low one, FlowCap/64 over the
-// CPUs (1,024 new flows an interval for the default cap). A read that finds
-// SYNs over the budget, at least half of them completed by their client's ACK
-// (FlowsAcked), has found a busy server: the intervals that follow have the
-// full budget, FlowCap/8 (8,192). One that finds fewer of them completed has
-// found a flood (spoofed sources complete nothing): the low budget again, and
-// while the flood lasts the flows not worth a row (below) leave the table and
-// the map at the next read, crowded or not, so that a read walks little more
-// than the last interval's flows. A read with no SYN over the budget changes
-// neither budget. Each admitted flow costs user space its entry, its talker
+// The budget adapts to what each read finds over it. A capture starts with
+// FlowCap/32 over the CPUs (2,048 new flows an interval for the default cap:
+// a quiet host opens tens to hundreds; a 1,000-port scan and its answers fit).
+// A read that finds SYNs over the budget, at least half of them completed by
+// their client's ACK (FlowsAcked), has found a busy server: the intervals that
+// follow have FlowCap/8 (8,192). One that finds fewer of them completed has
+// found a flood (spoofed sources complete nothing): FlowCap/256 (256) until a
+// read finds none over it, then FlowCap/32 again; and while the flood lasts
+// the flows not worth a row (below) leave the table and the map at the next
+// read, crowded or not, so that a read walks little more than the last
+// interval's flows. Each admitted flow costs user space its entry, its talker
 // and its attribution, about 20 µs in all: a flood's 8,192 an interval were
-// most of the process's cost (docs/bench-capture.md). A quiet host opens far
-// fewer flows than either budget. Capture.KeepFullBudget keeps the full one,
-// for tests and benchmarks.
+// most of the process's cost (docs/bench-capture.md), and a flood's first
+// interval spends the whole budget in force before a read can tell.
+// Capture.KeepFullBudget keeps FlowCap/8, for tests and benchmarks.
 //
 // Packets still reach user space through libpcap for what needs them: the
 // packet view, the packet filter's matches and writing. The libpcap handle
