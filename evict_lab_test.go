@@ -13,10 +13,10 @@ import (
 // TestLabSynFleetingEvicted: hping3 floods a listening port in the lab with 50,000 spoofed
 // SYNs (5,000 a second: 10 s, 20 intervals), then 50 curl connections go to a web server in
 // the lab. wiretop counts flows in the kernel with a table of 16,384 flows (--max-flows) and
-// its full budget of 2,048 new flows an interval, kept under the flood
-// (--kernel-full-budget: the budget a flood gets by default, 256, would never fill the
-// table in 10 s; a busy server under a flood has the full one): the flows with a row fill it past 3/4, and the
-// crowded table evicts the SYN flows once a read found none of their packets, so more SYN
+// its full budget of 2,048 new flows an interval, kept under the flood (--kernel-full-budget:
+// a flood's own budget, FlowCap/256, 64 an interval here, would never fill the table in
+// 10 s; a busy server under a flood has the full one): the flows with a row fill it past
+// 3/4, and the crowded table evicts the SYN flows once a read found none of their packets, so more SYN
 // flows than the table holds get rows, the flood leaves (almost) nothing in overflow
 // (without the eviction: 14,931 packets, the curl connections among them), each curl
 // connection is a flow of its own, and every packet the peer counted is in the rows, the
