@@ -50,6 +50,7 @@ type Config struct {
 	BufferKiB    int    // -B: the kernel capture buffer in KiB, as tcpdump's -B
 	MaxFlows     int    // --max-flows: the flow table's bound
 	Accounting   string // --flows: where flows are counted: auto, ebpf or libpcap
+	FullBudget   bool   // --kernel-full-budget: the kernel's full budget of new flows under a flood too
 
 	ASCII bool // --ascii: charts without Braille
 
@@ -153,6 +154,8 @@ func parseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVarP(&c.BufferKiB, "buffer-size", "B", capture.DefaultBufferSize>>10, "live capture: the kernel buffer in KiB, as tcpdump's -B (raise it if the header shows drops)")
 	fs.IntVar(&c.MaxFlows, "max-flows", capture.DefaultFlowCap, "flows the capture's table holds (about 160 bytes each); later flows are counted in an overflow row")
 	fs.StringVar(&c.Accounting, "flows", "auto", "where live capture counts flows: ebpf (a tc program in the kernel), libpcap (from captured packets), or auto (headless and daemon: ebpf when it loads, else libpcap; the TUI: libpcap, its packets pane reads every packet)")
+	fs.BoolVar(&c.FullBudget, "kernel-full-budget", false, "flows counted in the kernel: keep the full budget of new flows an interval (max-flows/8) under a SYN flood too, as before it adapted (for tests and benchmarks)")
+	_ = fs.MarkHidden("kernel-full-budget")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("cpuprofile")
 	_ = fs.MarkHidden("memprofile")

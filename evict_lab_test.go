@@ -12,9 +12,11 @@ import (
 
 // TestLabSynFleetingEvicted: hping3 floods a listening port in the lab with 50,000 spoofed
 // SYNs (5,000 a second: 10 s, 20 intervals), then 50 curl connections go to a web server in
-// the lab. wiretop counts flows in the kernel with a table of 16,384 flows (--max-flows; a
-// budget of 2,048 new flows an interval): the flows with a row fill it past 3/4, and the
-// crowded table evicts the SYN flows once a read found none of their packets, so more SYN
+// the lab. wiretop counts flows in the kernel with a table of 16,384 flows (--max-flows) and
+// its full budget of 2,048 new flows an interval, kept under the flood (--kernel-full-budget:
+// a flood's own budget, FlowCap/256, 64 an interval here, would never fill the table in
+// 10 s; a busy server under a flood has the full one): the flows with a row fill it past
+// 3/4, and the crowded table evicts the SYN flows once a read found none of their packets, so more SYN
 // flows than the table holds get rows, the flood leaves (almost) nothing in overflow
 // (without the eviction: 14,931 packets, the curl connections among them), each curl
 // connection is a flow of its own, and every packet the peer counted is in the rows, the
@@ -43,7 +45,7 @@ func TestLabSynFleetingEvicted(t *testing.T) {
 		for range requests {
 			must(t, "curl", "-s", "-o", "/dev/null", "--max-time", "5", "http://"+l.nsIP+":8080/")
 		}
-	}, "--max-flows", fmt.Sprint(flowCap))
+	}, "--max-flows", fmt.Sprint(flowCap), "--kernel-full-budget")
 	t.Logf("peer sent %d packets into the lab, received %d; wiretop: %d talkers, %d packets, %d samples, capture %v",
 		r.sent, r.recv, len(r.talkers), r.pkts, r.samples, r.captureStats)
 	if r.sent < count {

@@ -84,6 +84,12 @@ func openSources(cfg Config) (*sources, error) {
 		switch {
 		case err == nil:
 			s.cap = c
+			if cfg.FullBudget {
+				if err := c.KeepFullBudget(); err != nil {
+					_ = c.Close()
+					return nil, err
+				}
+			}
 			if n := c.AccountingNote(); n != "" {
 				s.notes = append(s.notes, n)
 			} else if cfg.Accounting == "auto" && !cfg.Headless && !c.Replay() {

@@ -214,6 +214,18 @@ func (c *Capture) release() {
 	}
 }
 
+// KeepFullBudget keeps the kernel's budget of new flows an interval at its full value
+// (FlowCap/8) whatever the reads find, as it was before the budget adapted to floods (see
+// "Flows not worth a row" in the package doc): for tests and benchmarks that need a flood's
+// SYN flows admitted at that rate. Call it before Run; it does nothing when the flows are
+// not counted in the kernel.
+func (c *Capture) KeepFullBudget() error {
+	if c.kern == nil {
+		return nil
+	}
+	return c.kern.keepFullBudget()
+}
+
 // AccountingSource says where flows are counted: SourceKernel (the tc program),
 // SourceLibpcap (packets captured by libpcap) or SourceFile (a replay).
 func (c *Capture) AccountingSource() string {

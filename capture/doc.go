@@ -78,8 +78,7 @@
 // 200-240 for a known flow) and an entry that user space reads, orients and
 // deletes. The program therefore has a budget of new entries per interval: it
 // counts the entries each CPU creates in the interval's generation, and once a
-// CPU has created ctl.budget of them (FlowCap/8 over the CPUs: 4,096 a CPU for
-// the default cap on two CPUs, 8,192 an interval in all) a handshake packet of
+// CPU has created ctl.budget of them a handshake packet of
 // a flow the map does not hold creates no entry: a bare TCP SYN (SYN without
 // ACK, RST or FIN) is counted for its victim, the destination address, port and
 // protocol, in a 1,024-entry LRU per-CPU map (packets, bytes, SYNs), and so is a
@@ -102,6 +101,22 @@
 // the first ACK on in a row of its own, without the handshake facts of its SYN
 // (the detectors see no accepted connection for it). Batches hold at most
 // FlowCap flows plus the victims' rows.
+//
+// The budget adapts to what each read finds over it. A capture starts with
+// FlowCap/32 over the CPUs (2,048 new flows an interval for the default cap:
+// a quiet host opens tens to hundreds; a 1,000-port scan and its answers fit).
+// A read that finds SYNs over the budget, at least half of them completed by
+// their client's ACK (FlowsAcked), has found a busy server: the intervals that
+// follow have FlowCap/8 (8,192). One that finds fewer of them completed has
+// found a flood (spoofed sources complete nothing): FlowCap/256 (256) until a
+// read finds none over it, then FlowCap/32 again; and while the flood lasts
+// the flows not worth a row (below) leave the table and the map at the next
+// read, crowded or not, so that a read walks little more than the last
+// interval's flows. Each admitted flow costs user space its entry, its talker
+// and its attribution, about 20 µs in all: a flood's 8,192 an interval were
+// most of the process's cost (docs/bench-capture.md), and a flood's first
+// interval spends the whole budget in force before a read can tell.
+// Capture.KeepFullBudget keeps FlowCap/8, for tests and benchmarks.
 //
 // Packets still reach user space through libpcap for what needs them: the
 // packet view, the packet filter's matches and writing. The libpcap handle
@@ -147,7 +162,8 @@
 // row. Established flows, UDP flows and handshakes of 3 packets or more
 // (a retransmitted SYN-ACK) keep their rows until the idle timeout. The
 // kernel path knows each interval's TCP flags, not each packet's: there a
-// packet without any flag beside a SYN passes for a handshake packet.
+// packet without any flag beside a SYN passes for a handshake packet; it also
+// evicts them, crowded or not, while a flood lasts (see above).
 //
 // # Intervals and coalescing
 //

@@ -76,13 +76,43 @@ type kvprev struct {
 	seen uint64 // kacct.seq of the last read that found the entry
 }
 
-// kacctBudget is the default budget of new flow entries per interval, over all CPUs, as a
+// kacctBudget is the full budget of new flow entries per interval, over all CPUs, as a
 // fraction of the map's flows: flowCap/8 (8,192 for the default cap), a CPU's share
-// flowCap/8/ncpu. An ordinary host opens far fewer flows a second (the quiet labs: tens to
-// hundreds); a spoofed SYN flood opens one per packet.
+// flowCap/8/ncpu, for a host that has shown itself a busy server. The budget adapts to what
+// each read finds over it (the SYNs counted for victims): at least half of them completed
+// by their client's ACK is a busy server, and the intervals that follow have this budget;
+// fewer is a flood (spoofed sources complete nothing), and they have kacctFloodBudget; a
+// read with none over it takes a flood's budget back to kacctStartBudget and leaves the
+// others. Each flow admitted costs user space its entry, its talker and its attribution
+// (about 20 µs in all): 8,192 of them an interval were 1.4 to 2 s of CPU per million
+// packets of a 100 kpps flood, and a flood's first interval admits the whole budget before
+// a read can tell. A connection whose SYN went over the budget still gets its row from the
+// client's ACK on.
 func kacctBudget(flowCap, ncpu int) uint32 {
 	return uint32(max(flowCap/8/max(ncpu, 1), 1))
 }
+
+// kacctStartBudget is the budget a capture starts with, and after a flood: flowCap/32 over
+// all CPUs (2,048 new flows an interval for the default cap: a quiet host opens tens to
+// hundreds; a scan of 1,000 ports and the answers to it fit).
+func kacctStartBudget(flowCap, ncpu int) uint32 {
+	return uint32(max(flowCap/32/max(ncpu, 1), 1))
+}
+
+// kacctFloodBudget is the budget while a flood lasts: flowCap/256 over all CPUs (256 new
+// flows an interval for the default cap), enough to name sources in the alert's evidence.
+func kacctFloodBudget(flowCap, ncpu int) uint32 {
+	return uint32(max(flowCap/256/max(ncpu, 1), 1))
+}
+
+// budgetLevel says which budget is in force (see kacctBudget).
+type budgetLevel uint8
+
+const (
+	budgetStart budgetLevel = iota // kacctStartBudget
+	budgetBusy                     // kacctBudget
+	budgetFlood                    // kacctFloodBudget
+)
 
 // kacctBatch is how many map entries one BPF_MAP_LOOKUP_BATCH call reads.
 const kacctBatch = 1024
@@ -134,7 +164,14 @@ type kacct struct {
 	victims *ebpf.Map
 	links   []link.Link
 	ncpu    int
-	budget  uint32 // kctl.Budget: new entries per CPU and interval
+	// The budgets of new entries per CPU and interval, kctl.Budget for each level (see
+	// kacctBudget): budget for a busy server, startBudget, floodBudget.
+	budget, startBudget, floodBudget uint32
+	level                            budgetLevel
+	pinned                           bool // budgetBusy whatever the reads find (keepFullBudget)
+	flood                            bool // the last read found SYNs over the budget, most not completed
+	// vsyns and vacks are this read's SYNs aggregated for victims and completed handshakes.
+	vsyns, vacks uint64
 
 	vprev map[kvkey]*kvprev // the victims' sums as of the last read
 	vvals []kvval
@@ -218,12 +255,12 @@ func loadKacct(flowCap int) (*kacct, error) {
 	}
 	k := &kacct{
 		prog: objs.Prog, flows: objs.Flows, unreach: objs.Unreach, totals: objs.Totals, ctl: objs.Ctl, victims: objs.Victims,
-		ncpu: ncpu, budget: kacctBudget(flowCap, ncpu),
+		ncpu: ncpu, budget: kacctBudget(flowCap, ncpu), startBudget: kacctStartBudget(flowCap, ncpu), floodBudget: kacctFloodBudget(flowCap, ncpu),
 		raw: make(map[kkey]int32), agg: make(map[fkey]int32), flowCap: flowCap,
 		keys: make([]kkey, kacctBatch), vals: make([]kval, kacctBatch*ncpu), tot: make([]ktotals, ncpu),
 		vprev: make(map[kvkey]*kvprev), vvals: make([]kvval, ncpu),
 	}
-	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.budget}, ebpf.UpdateAny); err != nil {
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.curBudget()}, ebpf.UpdateAny); err != nil {
 		k.close()
 		return nil, fmt.Errorf("flow program: %w", err)
 	}
@@ -299,7 +336,7 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 	k.gen++
 	// From here on the program writes TCP flags into the other slot: the slot of g holds
 	// the interval's flags, whatever arrives while we read.
-	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.budget}, ebpf.UpdateAny); err != nil {
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.curBudget()}, ebpf.UpdateAny); err != nil {
 		return nil, overflow, other, fmt.Errorf("flow program: %w", err)
 	}
 	mono := monoNow()
@@ -310,6 +347,25 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 	k.del = k.del[:0]
 	if err := k.readVictims(&flows); err != nil {
 		return nil, overflow, other, err
+	}
+	k.flood = k.vsyns > 0 && 2*k.vacks < k.vsyns
+	level := k.level
+	switch {
+	case k.pinned:
+		level = budgetBusy
+	case k.flood:
+		level = budgetFlood
+	case k.vsyns > 0:
+		level = budgetBusy
+	case level == budgetFlood:
+		level = budgetStart
+	}
+	if level != k.level {
+		// The interval that has just begun gets the budget this read calls for.
+		k.level = level
+		if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.curBudget()}, ebpf.UpdateAny); err != nil {
+			return nil, overflow, other, fmt.Errorf("flow program: %w", err)
+		}
 	}
 	var cursor ebpf.MapBatchCursor
 	aborted := false
@@ -355,11 +411,16 @@ func (k *kacct) read(ls *localSet, idle time.Duration, abort func() bool, final 
 // evict drops from the user-space state, after a full read, the entries gone from the
 // kernel's map (LRU eviction when full), and queues for deletion in k.del the entries idle
 // since before cutoff (monotonic ns) and, when the table is crowded (more than 3/4 of
-// flowCap flows, as the libpcap path's), those of the flows not worth a row
-// (kflow.fleeting), so that flows that start later find room. A flow with a delta in this
-// read is never evicted: its packets are emitted first.
+// flowCap flows, as the libpcap path's) or a flood lasts (k.flood), those of the flows not
+// worth a row (kflow.fleeting), so that flows that start later find room. A flow with a
+// delta in this read is never evicted: its packets are emitted first.
+//
+// Under a flood the fleeting flows leave at once, crowded or not: every read walks the
+// whole kernel map (about 0.5 µs an entry, the batch lookup and the sum of its CPUs), and
+// the flood's SYN flows would otherwise stay there for the idle timeout, 2 minutes of
+// admitted flows read again every interval.
 func (k *kacct) evict(cutoff int64) {
-	early := crowded(len(k.agg), k.flowCap)
+	early := k.flood || crowded(len(k.agg), k.flowCap)
 	for key, ri := range k.raw {
 		r := &k.rawT[ri]
 		if r.seen != k.seq {
@@ -372,10 +433,32 @@ func (k *kacct) evict(cutoff int64) {
 	}
 }
 
+// keepFullBudget pins the full budget (Capture.KeepFullBudget), from now on.
+func (k *kacct) keepFullBudget() error {
+	k.pinned, k.level = true, budgetBusy
+	if err := k.ctl.Update(uint32(0), kctl{Gen: k.gen, Budget: k.curBudget()}, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("flow program: %w", err)
+	}
+	return nil
+}
+
+// curBudget is kctl.Budget for the interval that begins, per CPU (k.budget 0: none).
+func (k *kacct) curBudget() uint32 {
+	switch k.level {
+	case budgetStart:
+		return min(k.startBudget, k.budget)
+	case budgetFlood:
+		return min(k.floodBudget, k.budget)
+	}
+	return k.budget
+}
+
 // readVictims appends a delta for each victim whose counters grew since the last read (at
 // most the victim map's 1,024 entries), and forgets the victims the kernel's LRU evicted.
+// k.vsyns and k.vacks count the SYNs and completions of those deltas.
 func (k *kacct) readVictims(flows *[]FlowDelta) error {
 	var key kvkey
+	k.vsyns, k.vacks = 0, 0
 	it := k.victims.Iterate()
 	for it.Next(&key, &k.vvals) {
 		k.victim(&key, k.vvals, flows)
@@ -441,6 +524,8 @@ func (k *kacct) victim(key *kvkey, v []kvval, flows *[]FlowDelta) {
 	syns, synacks, rsts := uint64(sum.Syns-prev.Syns), uint64(sum.Synacks-prev.Synacks), uint64(sum.Rsts-prev.Rsts)
 	d.Flows = max(syns, synacks+rsts, 1)
 	d.FlowsAcked = min(acks, d.Flows)
+	k.vsyns += syns
+	k.vacks += d.FlowsAcked
 	if syns > 0 {
 		d.Flags |= tcpSYN
 		d.Handshake |= HsSynIn

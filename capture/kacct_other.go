@@ -13,6 +13,8 @@ type kacct struct{ stats Stats }
 
 func openKacct(string, int) (*kacct, error) { return nil, errors.ErrUnsupported }
 
+func (k *kacct) keepFullBudget() error { return errors.ErrUnsupported }
+
 func (k *kacct) detach() {}
 func (k *kacct) close()  {}
 

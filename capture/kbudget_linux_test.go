@@ -15,7 +15,7 @@ import (
 
 // pinCPU keeps the test's goroutine on one thread and that thread on one CPU until the test
 // ends: the program's budget is per CPU, and a thread that moved would spend two.
-func pinCPU(t *testing.T) {
+func pinCPU(t testing.TB) {
 	t.Helper()
 	runtime.LockOSThread()
 	var old, one unix.CPUSet
@@ -201,8 +201,9 @@ func TestKernelSynBudget(t *testing.T) {
 	}
 }
 
-// TestKernelSynBudgetQuiet: fewer new flows than the budget, SYNs and their SYN-ACKs to one
-// port: every flow has its own row, none is aggregated.
+// TestKernelSynBudgetQuiet: fewer new flows than the budget a capture starts with
+// (kacctStartBudget), SYNs and their SYN-ACKs to one port: every flow has its own row, none
+// is aggregated.
 func TestKernelSynBudgetQuiet(t *testing.T) {
 	needRoot(t)
 	pinCPU(t)
@@ -213,7 +214,7 @@ func TestKernelSynBudgetQuiet(t *testing.T) {
 	defer k.close()
 	victim := netip.MustParseAddr("198.18.206.2")
 	ls := newLocalSet([]netip.Addr{victim})
-	n := int(k.budget) / 2 // SYN and SYN-ACK: two entries a flow, on one CPU at worst
+	n := int(k.curBudget()) / 2 // SYN and SYN-ACK: two entries a flow, on one CPU at worst
 	for i := range n {
 		s, sp := spoofed(i)
 		for _, f := range [][]byte{tcpFrame(s, victim, sp, 80, tcpSYN), tcpFrame(victim, s, 80, sp, tcpSYN|tcpACK)} {
@@ -297,5 +298,128 @@ func TestKacctVictimDelta(t *testing.T) {
 	o.add(&FlowDelta{RxPackets: 2})
 	if a.Flows != 7 || !a.Aggregate() || o.Flows != 0 || o.Aggregate() {
 		t.Errorf("merged aggregate %d flows (aggregate %v), merged flow %d (aggregate %v)", a.Flows, a.Aggregate(), o.Flows, o.Aggregate())
+	}
+}
+
+// floodRead runs one interval of n spoofed SYNs towards victim:80 (completed, when acked, by
+// the client's ACK after the victim's SYN-ACK), reads it, and returns the SYN flows that got
+// a row, the SYNs aggregated and the new entries the interval created in the flow map.
+func floodRead(t *testing.T, k *kacct, ls *localSet, victim netip.Addr, src *int, n int, acked bool) (rows int, agg uint64, created int) {
+	t.Helper()
+	run := func(f []byte) {
+		t.Helper()
+		if _, err := k.prog.Run(&ebpf.RunOptions{Data: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := flowEntries(t, k)
+	for range n {
+		s, sp := spoofed(*src)
+		*src++
+		run(tcpFrame(s, victim, sp, 80, tcpSYN))
+		if acked {
+			run(tcpFrame(victim, s, 80, sp, tcpSYN|tcpACK))
+			run(tcpFrame(s, victim, sp, 80, tcpACK))
+		}
+	}
+	created = flowEntries(t, k) - before
+	flows, _, _, err := k.read(ls, time.Hour, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range flows {
+		switch {
+		case d.Aggregate():
+			agg += d.Flows
+		case d.Handshake&HsSynIn != 0:
+			rows++
+		}
+	}
+	return rows, agg, created
+}
+
+// TestKernelFloodBudget: a capture starts with the start budget (kacctStartBudget); a spoofed
+// SYN flood that completes no handshake (every packet a new flow, no client ACK) spends it
+// in its first interval, and the read that finds the rest over the budget, none completed,
+// lowers it to the flood's (kacctFloodBudget) until a read finds none over it. While the
+// flood lasts the SYN flows of an interval leave the map at the next read (fleeting), so
+// that a read walks only the last interval's. A busy server (SYNs over the budget, their
+// handshakes completed) earns the full budget (kacctBudget), which the next flood's first
+// interval spends. The twin is TestKernelFloodBudgetBusyServer.
+func TestKernelFloodBudget(t *testing.T) {
+	needRoot(t)
+	pinCPU(t)
+	k, err := loadKacct(DefaultFlowCap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	budget, start, fb := int(k.budget), int(k.startBudget), int(k.floodBudget)
+	if budget != DefaultFlowCap/8/k.ncpu || start != DefaultFlowCap/32/k.ncpu || fb != DefaultFlowCap/256/k.ncpu {
+		t.Fatalf("budgets %d, %d, %d per CPU: want flowCap/8, /32 and /256 over %d CPUs", budget, start, fb, k.ncpu)
+	}
+	victim := netip.MustParseAddr("198.18.223.2")
+	ls := newLocalSet([]netip.Addr{victim})
+	src := 0
+	n := 2 * budget
+	base := 0 // the entries of flows that are not fleeting
+	flood := func(what string, want int) {
+		t.Helper()
+		rows, agg, created := floodRead(t, k, ls, victim, &src, n, false)
+		e := flowEntries(t, k)
+		t.Logf("%s: %d SYNs: %d rows, %d aggregated, %d new entries; %d entries after the read", what, n, rows, agg, created, e)
+		if rows != want || created != want || agg != uint64(n-want) {
+			t.Errorf("%s: %d SYNs: %d rows, %d new entries, %d aggregated; want %d rows", what, n, rows, created, agg, want)
+		}
+		if e > base+max(want, 2*fb) {
+			t.Errorf("%s: %d entries in the map after the read; want the interval's %d (+%d)", what, e, want, base)
+		}
+		if !k.flood || k.level != budgetFlood {
+			t.Errorf("%s: flood %v, budget level %d: want the flood's", what, k.flood, k.level)
+		}
+	}
+	flood("a flood's first interval", start)
+	flood("its second", fb)
+	flood("its third", fb)
+	// A quiet interval (a few SYNs, under the budget) ends the flood.
+	if rows, agg, _ := floodRead(t, k, ls, victim, &src, fb/2, false); rows != fb/2 || agg != 0 || k.flood || k.level != budgetStart {
+		t.Errorf("after the flood, %d SYNs: %d rows, %d aggregated, flood %v, level %d", fb/2, rows, agg, k.flood, k.level)
+	}
+	flood("a second flood's first interval", start)
+	flood("its second", fb)
+	// A busy server: connections over the budget, completed.
+	if rows, agg, _ := floodRead(t, k, ls, victim, &src, start, true); rows != fb/2 || agg == 0 || k.flood || k.level != budgetBusy {
+		t.Errorf("%d connections: %d rows, %d aggregated, flood %v, level %d; want %d rows and the full budget", start, rows, agg, k.flood, k.level, fb/2)
+	}
+	base = flowEntries(t, k) // the connections' entries, which stay
+	flood("a third flood's first interval, on a busy server", budget)
+	flood("its second", fb)
+}
+
+// TestKernelFloodBudgetBusyServer: more new connections an interval than the budget, each
+// completed by its client's ACK (a busy server, not a flood), earn the full budget from the
+// second interval on and keep it; those beyond it have their rows from the ACK on.
+func TestKernelFloodBudgetBusyServer(t *testing.T) {
+	needRoot(t)
+	pinCPU(t)
+	k, err := loadKacct(DefaultFlowCap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	budget, start := int(k.budget), int(k.startBudget)
+	victim := netip.MustParseAddr("198.18.223.2")
+	ls := newLocalSet([]netip.Addr{victim})
+	src := 0
+	n := budget // SYN and SYN-ACK are two entries: half of them get rows
+	for ivl, want := range []int{start / 2, budget / 2, budget / 2} {
+		rows, agg, created := floodRead(t, k, ls, victim, &src, n, true)
+		t.Logf("interval %d: %d connections: %d rows from their SYN, %d aggregated, %d new entries", ivl, n, rows, agg, created)
+		if rows < want-1 || rows > want || agg == 0 {
+			t.Errorf("interval %d: %d connections: %d rows from their SYN, %d aggregated; want %d rows", ivl, n, rows, agg, want)
+		}
+	}
+	if k.flood || k.level != budgetBusy {
+		t.Errorf("completed handshakes: flood %v, budget level %d", k.flood, k.level)
 	}
 }
