@@ -143,6 +143,7 @@ type State struct {
 	overflow              *talker
 	touched, prevTouched  []*talker          // talkers with bytes in the open and in the last interval
 	remoteIdx             map[netip.Addr]int // DetectView's index of Remotes, reused
+	remoteRoom            int                // the size remoteIdx was made for
 	recent                []*talker          // talkers with bytes inside the longest window
 	ivals                 durRing
 	itick                 uint32 // tick of the latest closed interval for window rings
