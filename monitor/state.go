@@ -138,8 +138,10 @@ type State struct {
 	index                 sockIndex
 	pending               []*talker // flows whose socket was not found yet
 	needRefresh           bool
-	talkers               map[capture.FlowKey]*talker
+	talkers               map[tkey]*talker
 	list                  []*talker // the talkers of the map, for cheap iteration
+	slab                  []talker  // the chunk newTalker takes new talkers from
+	dying, free           []*talker // evicted at the latest close; reusable (recycle)
 	overflow              *talker
 	touched, prevTouched  []*talker          // talkers with bytes in the open and in the last interval
 	remoteIdx             map[netip.Addr]int // DetectView's index of Remotes, reused
@@ -202,7 +204,7 @@ func New(opts Options) *State {
 		gone:     make(map[sockKey]*sockAcct),
 		procs:    make(map[int]*Process),
 		index:    newSockIndex(),
-		talkers:  make(map[capture.FlowKey]*talker),
+		talkers:  make(map[tkey]*talker),
 		overflow: &talker{Talker: Talker{Proto: OverflowProto}},
 		packets:  pktRing{buf: make([]capture.PacketSummary, opts.PacketRing)},
 	}

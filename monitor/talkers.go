@@ -3,6 +3,7 @@ package monitor
 import (
 	"cmp"
 	"container/heap"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -258,17 +259,99 @@ func (t *talker) rates(now uint32, k [3]int, el [3]time.Duration, ivals *durRing
 	}
 }
 
+// tkey is a capture.FlowKey as the talker map's key: five words without pointers or
+// padding, which the map hashes and compares as plain memory (a FlowKey's netip.Addr
+// fields carry a zone handle, and its layout padding, so the map would hash it field by
+// field). The addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d) with a bit saying IPv4, so
+// that an IPv4 flow and its IPv4-mapped twin stay two keys, as they are two FlowKeys. An
+// address zone, which a captured key never carries, is not part of it.
+type tkey [5]uint64
+
+func toTkey(k *capture.FlowKey) tkey {
+	l, r := k.Local.Addr().As16(), k.Remote.Addr().As16()
+	var is4 uint64
+	if k.Local.Addr().Is4() {
+		is4 |= 1
+	}
+	if k.Remote.Addr().Is4() {
+		is4 |= 2
+	}
+	if !k.Local.Addr().IsValid() {
+		is4 |= 4
+	}
+	if !k.Remote.Addr().IsValid() {
+		is4 |= 8
+	}
+	return tkey{
+		binary.BigEndian.Uint64(l[:8]), binary.BigEndian.Uint64(l[8:]),
+		binary.BigEndian.Uint64(r[:8]), binary.BigEndian.Uint64(r[8:]),
+		uint64(k.Local.Port()) | uint64(k.Remote.Port())<<16 | uint64(k.Proto)<<32 | is4<<40,
+	}
+}
+
+// talker returns the talker of the flow k, nil when the table has none.
+func (st *State) talker(k capture.FlowKey) *talker { return st.talkers[toTkey(&k)] }
+
+// talkerChunk is how many talkers newTalker allocates at once.
+const talkerChunk = 256
+
+// newTalker returns a zeroed talker: one evicted before the previous close (recycle), or the
+// next of a chunk of talkerChunk, so that a table of tens of thousands of talkers costs a
+// few hundred allocations, and the churn of a flood, once the table is full, none. At most
+// the cap plus the talkers of one eviction exist: memory follows the cap, not the traffic.
+func (st *State) newTalker() *talker {
+	if n := len(st.free); n > 0 {
+		t := st.free[n-1]
+		st.free[n-1] = nil
+		st.free = st.free[:n-1]
+		return t
+	}
+	if len(st.slab) == cap(st.slab) {
+		st.slab = make([]talker, 0, talkerChunk)
+	}
+	st.slab = st.slab[:len(st.slab)+1]
+	return &st.slab[len(st.slab)-1]
+}
+
+// recycle makes the talkers that the previous close evicted reusable. No list holds them by
+// now: closeTalkers has since dropped them from recent and replaced prevTouched, the facts
+// are of a later interval (DetectView of theirs came before), and pending is filtered here.
+func (st *State) recycle() {
+	if len(st.dying) == 0 {
+		return
+	}
+	if len(st.pending) > 0 {
+		keep := st.pending[:0]
+		for _, t := range st.pending {
+			if !t.evicted {
+				keep = append(keep, t)
+			}
+		}
+		clear(st.pending[len(keep):])
+		st.pending = keep
+	}
+	for _, t := range st.dying {
+		*t = talker{}
+		st.free = append(st.free, t)
+	}
+	clear(st.dying)
+	st.dying = st.dying[:0]
+}
+
 // talkerFor returns the talker of a flow, creating (and attributing) it, or the overflow row
 // when the table is full.
 func (st *State) talkerFor(d *capture.FlowDelta, seen time.Time) *talker {
-	if t := st.talkers[d.Key]; t != nil {
+	k := toTkey(&d.Key)
+	if t := st.talkers[k]; t != nil {
 		return t
 	}
 	if len(st.list) >= st.opts.TalkerCap {
 		return st.overflow
 	}
-	t := &talker{Talker: Talker{Key: d.Key, Proto: d.Key.ProtoName(), First: seen}, idx: len(st.list)}
-	st.talkers[d.Key] = t
+	t := st.newTalker()
+	t.Talker = Talker{Key: d.Key, Proto: d.Key.ProtoName(), First: seen}
+	t.idx = len(st.list)
+	st.talkers[k] = t
 	st.list = append(st.list, t)
 	st.attribute(t)
 	return t
@@ -386,6 +469,7 @@ func (st *State) closeTalkers(elapsed time.Duration) {
 // cap; with Options.TalkerIdle, talkers silent for longer are evicted as well (checked every
 // 16 intervals). An evicted talker's session totals go to the overflow row.
 func (st *State) evict() {
+	st.recycle()
 	limit := st.opts.TalkerCap
 	high, low := limit-max(limit/16, 1), limit-max(limit/8, 1)
 	idle := st.opts.TalkerIdle > 0 && st.itick%16 == 0
@@ -438,7 +522,8 @@ func (st *State) drop(t *talker) {
 	}
 	t.evicted = true
 	t.ring.release()
-	delete(st.talkers, t.Key)
+	delete(st.talkers, toTkey(&t.Key))
+	st.dying = append(st.dying, t)
 	last := st.list[len(st.list)-1]
 	st.list[t.idx] = last
 	last.idx = t.idx

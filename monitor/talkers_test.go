@@ -128,7 +128,7 @@ func TestTalkerWindowShortInterval(t *testing.T) {
 			t.Errorf("window %s: %v/%v, want %v/%v", WindowNames[w], got.Rx[w], got.Tx[w], want[w], want[w]/2)
 		}
 	}
-	if n := st.talkers[k].ring.n; n > maxRing {
+	if n := st.talker(k).ring.n; n > maxRing {
 		t.Errorf("ring holds %d points, cap %d", n, maxRing)
 	}
 }
@@ -174,12 +174,12 @@ func TestEvictionAndOverflowKeepTotals(t *testing.T) {
 		t.Fatalf("after eviction: %d talkers, %d evicted; want %d, 2", st.TalkerCount(), st.Evicted(), capN-2)
 	}
 	for i := 0; i < 3; i++ {
-		if _, ok := st.talkers[key(i)]; !ok {
+		if st.talker(key(i)) == nil {
 			t.Errorf("active talker %d was evicted", i)
 		}
 	}
 	feed(2, fd(key(40), 7, 7), fd(key(41), 7, 7)) // they get the room; the table fills again: 2 more go
-	if _, ok := st.talkers[key(40)]; !ok {
+	if st.talker(key(40)) == nil {
 		t.Error("a new flow did not get the room eviction made")
 	}
 	if st.TalkerCount() != capN-2 || st.Evicted() != 4 {
@@ -222,10 +222,10 @@ func TestTalkerIdleEviction(t *testing.T) {
 		st.ApplyBatch(batchAt(i, fd(busy, 1, 1)))
 		closeWith(st, i+1, time.Second)
 	}
-	if _, ok := st.talkers[old]; ok {
+	if st.talker(old) != nil {
 		t.Error("a talker silent for 60 s is still in the table")
 	}
-	if _, ok := st.talkers[busy]; !ok {
+	if st.talker(busy) == nil {
 		t.Error("the busy talker was evicted")
 	}
 	if b, _ := totalsOf(st.Talkers(TalkerQuery{})); b != 20+128 {
