@@ -142,6 +142,7 @@ type State struct {
 	list                  []*talker // the talkers of the map, for cheap iteration
 	slab                  []talker  // the chunk newTalker takes new talkers from
 	dying, free           []*talker // evicted at the latest close; reusable (recycle)
+	talkersMade           int       // talkers taken from chunks, not reused
 	overflow              *talker
 	touched, prevTouched  []*talker          // talkers with bytes in the open and in the last interval
 	remoteIdx             map[netip.Addr]int // DetectView's index of Remotes, reused
@@ -151,7 +152,7 @@ type State struct {
 	itick                 uint32 // tick of the latest closed interval for window rings
 	captured, capturedTot Counts
 	evicted               int
-	evictBuf              []*talker
+	evictBuf              []evictCand
 	rankBuf               []ranked
 	version               uint64 // changes with every mutation, for caches
 	pairs                 []*talker

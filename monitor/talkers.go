@@ -97,6 +97,9 @@ type winRing struct {
 	baseRx, baseTx uint64 // cumulative counts before the oldest entry
 	cumRx, cumTx   uint64 // cumulative counts of the newest entry
 	dropped        uint32 // tick of the newest entry dropped because the ring was full (0: none)
+	// small is the first buf, in place: most talkers (a flood's one-packet flows) never
+	// need more, and then cost no allocation. A winRing is not copied: buf may point here.
+	small [4]winPoint
 }
 
 func (r *winRing) at(i int) *winPoint { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
@@ -117,7 +120,7 @@ func (r *winRing) push(tick uint32, rx, tx uint64, horizon uint32) {
 	}
 	switch {
 	case len(r.buf) == 0:
-		r.buf = make([]winPoint, 4)
+		r.buf = r.small[:]
 	case r.n == len(r.buf) && len(r.buf) < maxRing:
 		nb := make([]winPoint, 2*len(r.buf))
 		for i := 0; i < r.n; i++ {
@@ -310,6 +313,7 @@ func (st *State) newTalker() *talker {
 		st.slab = make([]talker, 0, talkerChunk)
 	}
 	st.slab = st.slab[:len(st.slab)+1]
+	st.talkersMade++
 	return &st.slab[len(st.slab)-1]
 }
 
@@ -483,25 +487,32 @@ func (st *State) evict() {
 		if t.RxBytes+t.TxBytes != 0 || t.RxPackets+t.TxPackets != 0 {
 			continue
 		}
-		cands = append(cands, t)
+		cands = append(cands, evictCand{t.Last, t})
 		if idle && t.Last.Before(cutoff) && !t.inRecent {
 			// idle ones first (drop reorders st.list: not while ranging over it)
 			cands[nidle], cands[len(cands)-1] = cands[len(cands)-1], cands[nidle]
 			nidle++
 		}
 	}
-	for _, t := range cands[:nidle] {
-		st.drop(t)
+	for _, c := range cands[:nidle] {
+		st.drop(c.t)
 	}
-	cands = cands[nidle:]
+	rest := cands[nidle:]
 	if n := len(st.list) - low; n > 0 && len(st.list) >= high {
-		slices.SortFunc(cands, func(a, b *talker) int { return a.Last.Compare(b.Last) })
-		for _, t := range cands[:min(n, len(cands))] {
-			st.drop(t)
+		// sorted on the copies of Last, so that the sort does not visit every talker
+		slices.SortFunc(rest, func(a, b evictCand) int { return a.last.Compare(b.last) })
+		for _, c := range rest[:min(n, len(rest))] {
+			st.drop(c.t)
 		}
 	}
-	clear(st.evictBuf[:cap(st.evictBuf)])
-	st.evictBuf = st.evictBuf[:0]
+	clear(cands)
+	st.evictBuf = cands[:0] // kept, grown, for the next eviction
+}
+
+// evictCand is a talker that evict may drop, with its Last.
+type evictCand struct {
+	last time.Time
+	t    *talker
 }
 
 // drop removes t from the table, folding its session totals into the overflow row.
