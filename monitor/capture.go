@@ -35,6 +35,7 @@ func (st *State) ApplyBatch(b *capture.Batch) {
 	st.cap.MatchedTotal += b.PacketsMatched
 	st.cap.Err = b.Err
 	st.cap.Batches++
+	st.roomForTalkers(len(b.Flows))
 	if f := st.openFacts(); cap(f.list)-len(f.list) < len(b.Flows) {
 		// room for the batch's facts at once, not by doubling (a full table's batch is tens
 		// of thousands of them under a flood)

@@ -139,6 +139,7 @@ type State struct {
 	pending               []*talker // flows whose socket was not found yet
 	needRefresh           bool
 	talkers               map[tkey]*talker
+	talkerRoom            int       // the talkers that the map was made for (roomForTalkers)
 	list                  []*talker // the talkers of the map, for cheap iteration
 	slab                  []talker  // the chunk newTalker takes new talkers from
 	dying, free           []*talker // evicted at the latest close; reusable (recycle)

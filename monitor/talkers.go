@@ -342,6 +342,23 @@ func (st *State) recycle() {
 	st.dying = st.dying[:0]
 }
 
+// roomForTalkers makes the talker map room for n more talkers at once (within the cap)
+// when it has less: a batch of a full capture table (tens of thousands of new flows under a
+// flood) then costs one map of the right size, not a map that doubles, rehashing every
+// entry, a dozen times while the batch is applied. A quiet host keeps a small map.
+func (st *State) roomForTalkers(n int) {
+	need := min(len(st.talkers)+n, st.opts.TalkerCap)
+	if need <= st.talkerRoom {
+		return
+	}
+	room := min(max(need, 2*st.talkerRoom), st.opts.TalkerCap)
+	m := make(map[tkey]*talker, room)
+	for k, t := range st.talkers {
+		m[k] = t
+	}
+	st.talkers, st.talkerRoom = m, room
+}
+
 // talkerFor returns the talker of a flow, creating (and attributing) it, or the overflow row
 // when the table is full.
 func (st *State) talkerFor(d *capture.FlowDelta, seen time.Time) *talker {
