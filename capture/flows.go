@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"time"
 	"unsafe"
 )
@@ -287,19 +288,25 @@ func (t *flowTable) remove(idx int32) {
 }
 
 // swap returns the deltas of the interval and resets them.
-func (t *flowTable) swap() (flows []FlowDelta, overflow FlowDelta, other Counter) {
-	flows = make([]FlowDelta, 0, len(t.dirty))
+func (t *flowTable) swap() ([]FlowDelta, FlowDelta, Counter) { return t.swapInto(nil) }
+
+// swapInto is swap with the deltas written into flows (its contents replaced, its
+// storage reused when it has room; nil: a new slice).
+func (t *flowTable) swapInto(flows []FlowDelta) ([]FlowDelta, FlowDelta, Counter) {
+	flows = slices.Grow(flows[:0], len(t.dirty))[:len(t.dirty)]
 	t.ivl++
-	for _, idx := range t.dirty {
+	for i, idx := range t.dirty {
 		e := &t.entries[idx]
 		e.ivl = t.ivl
-		flows = append(flows, FlowDelta{
+		flows[i] = FlowDelta{
 			Key: e.key.flowKey(), RxBytes: e.rxB, TxBytes: e.txB,
 			RxPackets: uint64(e.rxPH)<<32 | uint64(e.rxP), TxPackets: uint64(e.txPH)<<32 | uint64(e.txP),
 			Flags: e.flags, Handshake: e.hs, First: time.Unix(0, e.first), Last: time.Unix(0, e.last),
-		})
+		}
 		e.rxB, e.txB, e.rxP, e.txP, e.rxPH, e.txPH, e.flags, e.marked = 0, 0, 0, 0, 0, 0, 0, false
 	}
+	var overflow FlowDelta
+	var other Counter
 	t.dirty = t.dirty[:0]
 	if t.overflowDirty {
 		overflow = t.overflow

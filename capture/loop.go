@@ -67,8 +67,9 @@ type loop struct {
 	stats    Stats     // live statistics, accumulated over reopened handles
 	last     [3]uint32 // last raw libpcap counters of the current handle
 
-	pending    *Batch  // a batch the consumer had no room for
-	errs       []error // to report in the next batch
+	pending    *Batch   // a batch the consumer had no room for
+	pool       flowPool // Batch.Flows slices released by the consumer, for the next swaps
+	errs       []error  // to report in the next batch
 	evictEvery int64
 	lastEvict  int64
 }
@@ -101,6 +102,7 @@ func (c *Capture) Run(ctx context.Context, out chan<- *Batch) error {
 		ring:       newPacketRing(o.RingSize, ringDataCap),
 		evictEvery: int64(max(o.Interval, o.IdleTimeout/8)),
 		wake:       make(chan struct{}, 1),
+		pool:       newFlowPool(),
 		k:          c.kern,
 		pass:       true,
 	}
@@ -435,6 +437,21 @@ func (l *loop) finish(start, end time.Time, err error) error {
 	if err != nil {
 		l.errs = append(l.errs, err)
 	}
+	if p := l.pending; p != nil && !l.stopping() {
+		// The end of a replay waits for room anyway: the batch still waiting goes first, on
+		// its own, instead of being merged with the last one (a merge of two batches of a
+		// full table is a map of every flow). The statistics are those of the end, as
+		// when the last batch was built before this wait.
+		st := l.currentStats()
+		l.c.stats.Store(&st)
+		select {
+		case l.out <- p:
+			l.pending = nil
+			start = p.End // what the table holds began there
+		case <-l.ctx.Done():
+		case <-l.c.done:
+		}
+	}
 	b := l.build(start, end)
 	if l.stopping() {
 		select { // the consumer may be gone: try once, and keep it for Unsent
@@ -511,7 +528,7 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 		}
 	} else {
 		l.flushAcct()
-		flows, overflow, other = l.table.swap()
+		flows, overflow, other = l.table.swapInto(l.pool.get(len(l.table.dirty)))
 		now := end.UnixNano()
 		// A crowded table is swept every interval: its fleeting flows leave early.
 		if crowded(l.table.n, len(l.table.entries)) || now-l.lastEvict >= l.evictEvery {
@@ -551,10 +568,14 @@ func (l *loop) buildBatch(start, end time.Time, packets bool) *Batch {
 	if l.pf != nil {
 		b.PacketFilter = l.pf.expr
 	}
+	if l.k == nil {
+		b.pool = l.pool
+	}
 	l.errs = nil
 	if p := l.pending; p != nil {
 		l.pending = nil
 		p.merge(b, l.c.opts.RingSize)
+		b.Release() // merged into p
 		return p
 	}
 	return b

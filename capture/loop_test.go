@@ -39,3 +39,29 @@ func TestLiveReadTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchRelease: a batch built by hand keeps its flows; a pooled one hands its slice to
+// the pool, whose next get reuses it, emptied, when it has room, and allocates otherwise.
+func TestBatchRelease(t *testing.T) {
+	hand := &Batch{Flows: make([]FlowDelta, 3)}
+	hand.Release()
+	if len(hand.Flows) != 3 {
+		t.Errorf("a batch not sent by Run lost its flows: %d left", len(hand.Flows))
+	}
+	p := newFlowPool()
+	b := &Batch{Flows: make([]FlowDelta, 5, 8), pool: p}
+	first := &b.Flows[:1][0]
+	b.Release()
+	if b.Flows != nil {
+		t.Errorf("Flows after Release = %d flows, want nil", len(b.Flows))
+	}
+	b.Release() // twice: nothing more to give
+	got := p.get(8)
+	if len(got) != 0 || cap(got) != 8 || &got[:1][0] != first {
+		t.Errorf("get(8) after Release = len %d cap %d, not the released slice", len(got), cap(got))
+	}
+	p.put(got)
+	if big := p.get(9); cap(big) < 9 {
+		t.Errorf("get(9) = cap %d, want room for 9", cap(big))
+	}
+}

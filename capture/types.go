@@ -258,6 +258,47 @@ type Batch struct {
 	// (then Run returns it too, wrapping ErrBadFile), a failed pcap write
 	// (writing stopped), or a failed reopen of the live handle.
 	Err error
+
+	pool flowPool // where Release hands Flows back; nil for a batch not built by Run
+}
+
+// Release hands the batch's Flows back to the capture that sent it, for a later batch
+// to reuse instead of allocating a slice of every flow of the table each interval: call
+// it once done with them (monitor.State.ApplyBatch does). Flows is nil afterwards. A
+// batch not sent by Run (built by hand, in a test) keeps its Flows.
+func (b *Batch) Release() {
+	if b.pool == nil || b.Flows == nil {
+		return
+	}
+	b.pool.put(b.Flows)
+	b.Flows, b.pool = nil, nil
+}
+
+// flowPool holds Batch.Flows slices that their consumer released, for the next swaps: a
+// replay or a live capture in its steady state allocates no slice per interval. Its few
+// slots bound what it keeps (each at most the flow cap).
+type flowPool chan []FlowDelta
+
+func newFlowPool() flowPool { return make(flowPool, 2) }
+
+// get returns a released slice with room for n flows, emptied, or a new one.
+func (p flowPool) get(n int) []FlowDelta {
+	select {
+	case f := <-p:
+		if cap(f) >= n {
+			return f[:0]
+		}
+	default:
+	}
+	return make([]FlowDelta, 0, n)
+}
+
+// put keeps f for a later get, unless the pool is full.
+func (p flowPool) put(f []FlowDelta) {
+	select {
+	case p <- f:
+	default:
+	}
 }
 
 // PacketSummary describes one packet for the packet view.

@@ -166,3 +166,52 @@ func BenchmarkApplySample(b *testing.B) {
 		_ = st.SampleRecord(20, st.StatusRecord(false))
 	}
 }
+
+// BenchmarkReplayInterval measures one replayed interval of a flood as `wiretop -r FILE
+// --headless` runs it (scripts/bench-capture.sh's flood file): a batch of 35,000 new
+// one-packet SYN flows (spoofed sources) and 15,000 known flows, with a full talker table
+// (the default cap, 65,536) that evicts, then the detectors' view and the sample line. The
+// State's storage is reused from interval to interval: allocs/op stays small and does not
+// grow with the flows.
+func BenchmarkReplayInterval(b *testing.B) {
+	const fresh, known = 35000, 15000
+	st := New(Options{Replay: true})
+	batch := &capture.Batch{Flows: make([]capture.FlowDelta, fresh+known)}
+	copy(batch.Flows[fresh:], benchFlows(known))
+	gen := 0
+	next := func() {
+		gen++
+		for i := range fresh {
+			n := gen*fresh + i
+			batch.Flows[i] = capture.FlowDelta{Key: capture.FlowKey{Proto: pTCP,
+				Local:  netip.MustParseAddrPort("198.18.60.2:80"),
+				Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), uint16(1024+n%60000))},
+				RxBytes: 60, RxPackets: 1, Flags: 0x02, Handshake: capture.HsSynIn}
+		}
+		batch.Start = t0.Add(time.Duration(gen) * time.Second)
+		batch.End = batch.Start.Add(time.Second)
+		for i := range batch.Flows {
+			batch.Flows[i].First, batch.Flows[i].Last = batch.Start, batch.Start.Add(time.Second/2)
+		}
+	}
+	var v DetectView
+	interval := func() {
+		next()
+		st.ApplyBatch(batch)
+		st.DetectView(&v)
+		_ = st.SampleRecord(20, StatusRecord{})
+	}
+	for range 4 { // fill the table: the steady state evicts every interval
+		interval()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		interval()
+	}
+	b.StopTimer()
+	if n := st.TalkerCount(); n > 65536 {
+		b.Fatalf("%d talkers over the cap", n)
+	}
+	b.ReportMetric(float64(fresh+known), "flows/op")
+}

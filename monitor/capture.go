@@ -1,6 +1,8 @@
 package monitor
 
 import (
+	"slices"
+
 	"github.com/wiretop/wiretop/capture"
 	"github.com/wiretop/wiretop/sampler"
 )
@@ -13,6 +15,9 @@ import (
 // Live, the interval is closed by the next regular sample (Apply): rates use that sample's
 // Elapsed. With Options.Replay, each batch closes its own interval of b.End-b.Start, drives
 // the clock (Time is b.End) and feeds the pseudo-interface Options.ReplayName.
+//
+// ApplyBatch releases b's flows (capture.Batch.Release): b.Flows is nil afterwards for a
+// batch that a capture sent.
 func (st *State) ApplyBatch(b *capture.Batch) {
 	if b == nil {
 		return
@@ -30,6 +35,12 @@ func (st *State) ApplyBatch(b *capture.Batch) {
 	st.cap.MatchedTotal += b.PacketsMatched
 	st.cap.Err = b.Err
 	st.cap.Batches++
+	st.roomForTalkers(len(b.Flows))
+	if f := st.openFacts(); cap(f.list)-len(f.list) < len(b.Flows) {
+		// room for the batch's facts at once, not by doubling (a full table's batch is tens
+		// of thousands of them under a flood)
+		f.list = slices.Grow(f.list, min(len(b.Flows), MaxFlowFacts-len(f.list)))
+	}
 	for i := range b.Flows {
 		d := &b.Flows[i]
 		t := st.talkerFor(d, b.Start)
@@ -53,6 +64,7 @@ func (st *State) ApplyBatch(b *capture.Batch) {
 	if st.opts.Replay {
 		st.closeReplay(b)
 	}
+	b.Release() // the flows are summed: the capture reuses their slice
 }
 
 // closeReplay closes the interval of a replayed batch on the file's clock.

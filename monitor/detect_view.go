@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/wiretop/wiretop/capture"
@@ -161,16 +162,17 @@ func (st *State) DetectView(v *DetectView) {
 	st.socketView(v)
 	f := &st.facts
 	if f.ivl == st.intervals-1 {
-		for i := range f.list {
-			ff := f.list[i]
+		// The facts become the view's, in place, and the view's old slice collects the next
+		// interval's: two slices reused in turn, nothing copied.
+		v.Flows, f.list = f.list, v.Flows[:0]
+		for i := range v.Flows {
+			ff := &v.Flows[i]
 			if t := ff.talker; t != nil {
 				ff.PID, ff.Comm = t.PID, t.Comm
 			}
 			ff.talker = nil
-			v.Flows = append(v.Flows, ff)
 		}
 		v.FlowFactsDropped, v.FlowOverflowPackets = f.dropped, f.overflow
-		f.list = f.list[:0]
 	}
 	st.remoteView(v)
 	s := st.cap.Stats
@@ -193,10 +195,13 @@ const MaxRemotes = 65536
 // remoteView sums the talkers that moved bytes in the interval just closed per remote
 // address (the overflow row, which has none, is left out).
 func (st *State) remoteView(v *DetectView) {
-	if st.remoteIdx == nil {
-		st.remoteIdx = make(map[netip.Addr]int)
+	n := min(len(st.prevTouched), MaxRemotes)
+	if st.remoteIdx == nil || n > st.remoteRoom {
+		// sized once for the most remotes an interval may bring, not grown entry by entry
+		st.remoteIdx, st.remoteRoom = make(map[netip.Addr]int, n), n
 	}
 	clear(st.remoteIdx)
+	v.Remotes = slices.Grow(v.Remotes, n)
 	for _, t := range st.prevTouched {
 		if t == st.overflow || t.Aggregate || t.RxBytes+t.TxBytes == 0 { // an aggregate's remote is no address
 			continue

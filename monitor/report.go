@@ -311,11 +311,14 @@ func (st *State) SummaryRecord(status StatusRecord) SummaryRecord {
 	r := SummaryRecord{Type: "summary", Time: st.last.Format(TimeFormat), DurationS: secs, Samples: st.intervals,
 		Interfaces: []IfaceRecord{}, Processes: []ProcessRecord{}, Talkers: []TalkerRecord{}, Status: status,
 		Unattributed: CountsRecord(st.unattribTot), KernelTCP: kernelRecord(st.kernelTot), Capture: st.captureRecord()}
-	for _, t := range st.Talkers(TalkerQuery{Sort: TalkerSortTotal}) {
+	all := st.Talkers(TalkerQuery{Sort: TalkerSortTotal})
+	r.Talkers = make([]TalkerRecord, 0, len(all))
+	for i := range all {
+		t := &all[i]
 		if t.RxPacketsTotal+t.TxPacketsTotal == 0 {
 			continue // seen in the open interval only
 		}
-		r.Talkers = append(r.Talkers, talkerRecord(&t, true))
+		r.Talkers = append(r.Talkers, talkerRecord(t, true))
 	}
 	names := make([]string, 0, len(st.ifaces))
 	for n := range st.ifaces {

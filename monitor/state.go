@@ -138,17 +138,22 @@ type State struct {
 	index                 sockIndex
 	pending               []*talker // flows whose socket was not found yet
 	needRefresh           bool
-	talkers               map[capture.FlowKey]*talker
+	talkers               map[tkey]*talker
+	talkerRoom            int       // the talkers that the map was made for (roomForTalkers)
 	list                  []*talker // the talkers of the map, for cheap iteration
+	slab                  []talker  // the chunk newTalker takes new talkers from
+	dying, free           []*talker // evicted at the latest close; reusable (recycle)
+	talkersMade           int       // talkers taken from chunks, not reused
 	overflow              *talker
 	touched, prevTouched  []*talker          // talkers with bytes in the open and in the last interval
 	remoteIdx             map[netip.Addr]int // DetectView's index of Remotes, reused
+	remoteRoom            int                // the size remoteIdx was made for
 	recent                []*talker          // talkers with bytes inside the longest window
 	ivals                 durRing
 	itick                 uint32 // tick of the latest closed interval for window rings
 	captured, capturedTot Counts
 	evicted               int
-	evictBuf              []*talker
+	evictBuf              []evictCand
 	rankBuf               []ranked
 	version               uint64 // changes with every mutation, for caches
 	pairs                 []*talker
@@ -201,7 +206,7 @@ func New(opts Options) *State {
 		gone:     make(map[sockKey]*sockAcct),
 		procs:    make(map[int]*Process),
 		index:    newSockIndex(),
-		talkers:  make(map[capture.FlowKey]*talker),
+		talkers:  make(map[tkey]*talker),
 		overflow: &talker{Talker: Talker{Proto: OverflowProto}},
 		packets:  pktRing{buf: make([]capture.PacketSummary, opts.PacketRing)},
 	}

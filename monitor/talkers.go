@@ -3,6 +3,7 @@ package monitor
 import (
 	"cmp"
 	"container/heap"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -96,6 +97,9 @@ type winRing struct {
 	baseRx, baseTx uint64 // cumulative counts before the oldest entry
 	cumRx, cumTx   uint64 // cumulative counts of the newest entry
 	dropped        uint32 // tick of the newest entry dropped because the ring was full (0: none)
+	// small is the first buf, in place: most talkers (a flood's one-packet flows) never
+	// need more, and then cost no allocation. A winRing is not copied: buf may point here.
+	small [4]winPoint
 }
 
 func (r *winRing) at(i int) *winPoint { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
@@ -116,7 +120,7 @@ func (r *winRing) push(tick uint32, rx, tx uint64, horizon uint32) {
 	}
 	switch {
 	case len(r.buf) == 0:
-		r.buf = make([]winPoint, 4)
+		r.buf = r.small[:]
 	case r.n == len(r.buf) && len(r.buf) < maxRing:
 		nb := make([]winPoint, 2*len(r.buf))
 		for i := 0; i < r.n; i++ {
@@ -258,17 +262,117 @@ func (t *talker) rates(now uint32, k [3]int, el [3]time.Duration, ivals *durRing
 	}
 }
 
+// tkey is a capture.FlowKey as the talker map's key: five words without pointers or
+// padding, which the map hashes and compares as plain memory (a FlowKey's netip.Addr
+// fields carry a zone handle, and its layout padding, so the map would hash it field by
+// field). The addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d) with a bit saying IPv4, so
+// that an IPv4 flow and its IPv4-mapped twin stay two keys, as they are two FlowKeys. An
+// address zone, which a captured key never carries, is not part of it.
+type tkey [5]uint64
+
+func toTkey(k *capture.FlowKey) tkey {
+	l, r := k.Local.Addr().As16(), k.Remote.Addr().As16()
+	var is4 uint64
+	if k.Local.Addr().Is4() {
+		is4 |= 1
+	}
+	if k.Remote.Addr().Is4() {
+		is4 |= 2
+	}
+	if !k.Local.Addr().IsValid() {
+		is4 |= 4
+	}
+	if !k.Remote.Addr().IsValid() {
+		is4 |= 8
+	}
+	return tkey{
+		binary.BigEndian.Uint64(l[:8]), binary.BigEndian.Uint64(l[8:]),
+		binary.BigEndian.Uint64(r[:8]), binary.BigEndian.Uint64(r[8:]),
+		uint64(k.Local.Port()) | uint64(k.Remote.Port())<<16 | uint64(k.Proto)<<32 | is4<<40,
+	}
+}
+
+// talker returns the talker of the flow k, nil when the table has none.
+func (st *State) talker(k capture.FlowKey) *talker { return st.talkers[toTkey(&k)] }
+
+// talkerChunk is how many talkers newTalker allocates at once.
+const talkerChunk = 256
+
+// newTalker returns a zeroed talker: one evicted before the previous close (recycle), or the
+// next of a chunk of talkerChunk, so that a table of tens of thousands of talkers costs a
+// few hundred allocations, and the churn of a flood, once the table is full, none. At most
+// the cap plus the talkers of one eviction exist: memory follows the cap, not the traffic.
+func (st *State) newTalker() *talker {
+	if n := len(st.free); n > 0 {
+		t := st.free[n-1]
+		st.free[n-1] = nil
+		st.free = st.free[:n-1]
+		return t
+	}
+	if len(st.slab) == cap(st.slab) {
+		st.slab = make([]talker, 0, talkerChunk)
+	}
+	st.slab = st.slab[:len(st.slab)+1]
+	st.talkersMade++
+	return &st.slab[len(st.slab)-1]
+}
+
+// recycle makes the talkers that the previous close evicted reusable. No list holds them by
+// now: closeTalkers has since dropped them from recent and replaced prevTouched, the facts
+// are of a later interval (DetectView of theirs came before), and pending is filtered here.
+func (st *State) recycle() {
+	if len(st.dying) == 0 {
+		return
+	}
+	if len(st.pending) > 0 {
+		keep := st.pending[:0]
+		for _, t := range st.pending {
+			if !t.evicted {
+				keep = append(keep, t)
+			}
+		}
+		clear(st.pending[len(keep):])
+		st.pending = keep
+	}
+	for _, t := range st.dying {
+		*t = talker{}
+		st.free = append(st.free, t)
+	}
+	clear(st.dying)
+	st.dying = st.dying[:0]
+}
+
+// roomForTalkers makes the talker map room for n more talkers at once (within the cap)
+// when it has less: a batch of a full capture table (tens of thousands of new flows under a
+// flood) then costs one map of the right size, not a map that doubles, rehashing every
+// entry, a dozen times while the batch is applied. A quiet host keeps a small map.
+func (st *State) roomForTalkers(n int) {
+	need := min(len(st.talkers)+n, st.opts.TalkerCap)
+	if need <= st.talkerRoom {
+		return
+	}
+	room := min(max(need, 2*st.talkerRoom), st.opts.TalkerCap)
+	m := make(map[tkey]*talker, room)
+	for k, t := range st.talkers {
+		m[k] = t
+	}
+	st.talkers, st.talkerRoom = m, room
+}
+
 // talkerFor returns the talker of a flow, creating (and attributing) it, or the overflow row
 // when the table is full.
 func (st *State) talkerFor(d *capture.FlowDelta, seen time.Time) *talker {
-	if t := st.talkers[d.Key]; t != nil {
+	k := toTkey(&d.Key)
+	if t := st.talkers[k]; t != nil {
 		return t
 	}
 	if len(st.list) >= st.opts.TalkerCap {
 		return st.overflow
 	}
-	t := &talker{Talker: Talker{Key: d.Key, Proto: d.Key.ProtoName(), First: seen}, idx: len(st.list)}
-	st.talkers[d.Key] = t
+	t := st.newTalker()
+	t.Talker = Talker{Key: d.Key, Proto: d.Key.ProtoName(), First: seen}
+	t.idx = len(st.list)
+	st.talkers[k] = t
 	st.list = append(st.list, t)
 	st.attribute(t)
 	return t
@@ -386,6 +490,7 @@ func (st *State) closeTalkers(elapsed time.Duration) {
 // cap; with Options.TalkerIdle, talkers silent for longer are evicted as well (checked every
 // 16 intervals). An evicted talker's session totals go to the overflow row.
 func (st *State) evict() {
+	st.recycle()
 	limit := st.opts.TalkerCap
 	high, low := limit-max(limit/16, 1), limit-max(limit/8, 1)
 	idle := st.opts.TalkerIdle > 0 && st.itick%16 == 0
@@ -399,25 +504,32 @@ func (st *State) evict() {
 		if t.RxBytes+t.TxBytes != 0 || t.RxPackets+t.TxPackets != 0 {
 			continue
 		}
-		cands = append(cands, t)
+		cands = append(cands, evictCand{t.Last, t})
 		if idle && t.Last.Before(cutoff) && !t.inRecent {
 			// idle ones first (drop reorders st.list: not while ranging over it)
 			cands[nidle], cands[len(cands)-1] = cands[len(cands)-1], cands[nidle]
 			nidle++
 		}
 	}
-	for _, t := range cands[:nidle] {
-		st.drop(t)
+	for _, c := range cands[:nidle] {
+		st.drop(c.t)
 	}
-	cands = cands[nidle:]
+	rest := cands[nidle:]
 	if n := len(st.list) - low; n > 0 && len(st.list) >= high {
-		slices.SortFunc(cands, func(a, b *talker) int { return a.Last.Compare(b.Last) })
-		for _, t := range cands[:min(n, len(cands))] {
-			st.drop(t)
+		// sorted on the copies of Last, so that the sort does not visit every talker
+		slices.SortFunc(rest, func(a, b evictCand) int { return a.last.Compare(b.last) })
+		for _, c := range rest[:min(n, len(rest))] {
+			st.drop(c.t)
 		}
 	}
-	clear(st.evictBuf[:cap(st.evictBuf)])
-	st.evictBuf = st.evictBuf[:0]
+	clear(cands)
+	st.evictBuf = cands[:0] // kept, grown, for the next eviction
+}
+
+// evictCand is a talker that evict may drop, with its Last.
+type evictCand struct {
+	last time.Time
+	t    *talker
 }
 
 // drop removes t from the table, folding its session totals into the overflow row.
@@ -438,7 +550,8 @@ func (st *State) drop(t *talker) {
 	}
 	t.evicted = true
 	t.ring.release()
-	delete(st.talkers, t.Key)
+	delete(st.talkers, toTkey(&t.Key))
+	st.dying = append(st.dying, t)
 	last := st.list[len(st.list)-1]
 	st.list[t.idx] = last
 	last.idx = t.idx

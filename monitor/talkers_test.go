@@ -128,7 +128,7 @@ func TestTalkerWindowShortInterval(t *testing.T) {
 			t.Errorf("window %s: %v/%v, want %v/%v", WindowNames[w], got.Rx[w], got.Tx[w], want[w], want[w]/2)
 		}
 	}
-	if n := st.talkers[k].ring.n; n > maxRing {
+	if n := st.talker(k).ring.n; n > maxRing {
 		t.Errorf("ring holds %d points, cap %d", n, maxRing)
 	}
 }
@@ -174,12 +174,12 @@ func TestEvictionAndOverflowKeepTotals(t *testing.T) {
 		t.Fatalf("after eviction: %d talkers, %d evicted; want %d, 2", st.TalkerCount(), st.Evicted(), capN-2)
 	}
 	for i := 0; i < 3; i++ {
-		if _, ok := st.talkers[key(i)]; !ok {
+		if st.talker(key(i)) == nil {
 			t.Errorf("active talker %d was evicted", i)
 		}
 	}
 	feed(2, fd(key(40), 7, 7), fd(key(41), 7, 7)) // they get the room; the table fills again: 2 more go
-	if _, ok := st.talkers[key(40)]; !ok {
+	if st.talker(key(40)) == nil {
 		t.Error("a new flow did not get the room eviction made")
 	}
 	if st.TalkerCount() != capN-2 || st.Evicted() != 4 {
@@ -222,10 +222,10 @@ func TestTalkerIdleEviction(t *testing.T) {
 		st.ApplyBatch(batchAt(i, fd(busy, 1, 1)))
 		closeWith(st, i+1, time.Second)
 	}
-	if _, ok := st.talkers[old]; ok {
+	if st.talker(old) != nil {
 		t.Error("a talker silent for 60 s is still in the table")
 	}
-	if _, ok := st.talkers[busy]; !ok {
+	if st.talker(busy) == nil {
 		t.Error("the busy talker was evicted")
 	}
 	if b, _ := totalsOf(st.Talkers(TalkerQuery{})); b != 20+128 {
@@ -387,5 +387,43 @@ func TestWinRingSinceAll(t *testing.T) {
 	}
 	if drops < 20 {
 		t.Errorf("only %d runs filled the ring: the drop path is hardly tested", drops)
+	}
+}
+
+// TestTalkerMemoryFollowsCap: a replay of many more flows than the cap (a spoofed flood: a
+// new flow per packet, each interval) keeps at most the cap of talkers, and the talkers
+// ever allocated stay within the cap plus what one eviction frees (evicted ones are
+// reused): memory follows the cap, not the file. It also checks that nothing is lost.
+func TestTalkerMemoryFollowsCap(t *testing.T) {
+	const capN, perBatch, batches = 1024, 600, 50 // 30,000 flows through a table of 1,024
+	st := New(Options{Replay: true, TalkerCap: capN})
+	var sent uint64
+	for i := range batches {
+		flows := make([]capture.FlowDelta, perBatch)
+		for j := range flows {
+			n := i*perBatch + j
+			remote := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), uint16(1024+n%60000))
+			flows[j] = capture.FlowDelta{Key: capture.FlowKey{Proto: pTCP, Local: netip.MustParseAddrPort("198.18.60.1:80"), Remote: remote},
+				RxBytes: 60, RxPackets: 1, Flags: 0x02}
+			sent += 60
+		}
+		st.ApplyBatch(batchAt(i, flows...))
+		if n := st.TalkerCount(); n > capN {
+			t.Fatalf("batch %d: %d talkers, over the cap of %d", i, n, capN)
+		}
+		var v DetectView
+		st.DetectView(&v)
+	}
+	// evict keeps the table under 15/16 of the cap down to 7/8: one eviction frees about
+	// capN/8 talkers, reused after the next close
+	if limit := capN + capN/4 + talkerChunk; st.talkersMade > limit {
+		t.Errorf("%d talkers allocated for a cap of %d over %d flows: want at most %d (reuse)", st.talkersMade, capN, batches*perBatch, limit)
+	}
+	if st.Evicted() == 0 {
+		t.Error("nothing was evicted: the test does not exercise reuse")
+	}
+	bytes, _ := totalsOf(st.Talkers(TalkerQuery{}))
+	if bytes != sent {
+		t.Errorf("talkers total %d bytes, sent %d", bytes, sent)
 	}
 }

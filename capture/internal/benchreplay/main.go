@@ -83,6 +83,7 @@ func run(args []string) error {
 		}
 		packets += b.Other.Packets + b.Overflow.Packets()
 		bytes += b.Other.Bytes + b.Overflow.Bytes()
+		b.Release() // as monitor.State.ApplyBatch does: the capture reuses the slice
 	}
 	if err := <-done; err != nil {
 		return err
