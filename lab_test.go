@@ -70,7 +70,10 @@ func newLab(t *testing.T, subnet int) *lab {
 // lockSubnet holds an exclusive lock on the subnet for the machine until the lab is gone: two
 // runs of the suite at once (a clean-clone run beside a development run) would otherwise put
 // the same /24 on two veths, and each run's traffic would take the other's route. The second
-// run waits for the first's lab instead.
+// run waits for the first's lab instead. That makes a development run beside another safe for
+// the labs, not the suite: what the host-wide detectors see still includes the other run
+// (TestLabQuietBulk's new_listener failed on the other run's listeners when a clean-clone CI
+// run and a `make test` loop ran at once), so `.ci/run` and scripts/test-loop.sh run alone.
 func lockSubnet(t *testing.T, subnet int) (unlock func()) {
 	t.Helper()
 	dir := "/run/wiretop-lab"
